@@ -1,0 +1,137 @@
+"""Django settings: everything from the environment, SQLite under ``var/`` by default.
+
+``DATABASE_URL`` switches to PostgreSQL, ``REDIS_URL`` switches django-q2 to the Redis broker.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.management.utils import get_random_secret_key
+
+from kimsite import config
+from kimsite.env import env_bool, env_int, env_str
+from kimsite.logging import build_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def machine_secret_key(path: Path) -> str:
+    """A random key kept in KIM_DIR, made on first use: never a fixed key in the code.
+
+    Clusters on several machines must share one: they set SECRET_KEY in the environment.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(get_random_secret_key())
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or machine_secret_key(config.KIM_DIR / "secret_key")
+
+ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "repository",
+    "runner",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kimsite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "kimsite.wsgi.application"
+
+
+def sqlite_database(path: Path) -> dict:
+    """SQLite tuned for a task queue: a busy timeout and IMMEDIATE transactions."""
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA busy_timeout=20000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    config.KIM_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {"default": sqlite_database(config.KIM_DIR / "kimsite.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = config.KIM_DIR / "static"
+
+LOGGING = build_logging(config.KIM_LOG_DIR, level=env_str("LOG_LEVEL", "INFO"))
+
+# django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
+# Q_CLUSTER is read once at import; tests use kimsite.settings_test.
+REDIS_URL = env_str("REDIS_URL")
+JOB_TIMEOUT = env_int("JOB_TIMEOUT", config.RUNNER_TIMEOUT + 60)
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "kimpipeline"),
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": JOB_TIMEOUT,
+    # retry must exceed the longest task, or a task is handed out again while it still runs.
+    "retry": env_int("Q_RETRY", JOB_TIMEOUT + 120),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
+    "queue_limit": 2,
+    "bulk": 1,
+    "recycle": 50,
+    "save_limit": 1000,
+    "catch_up": False,
+    "label": "Pipeline tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"

@@ -1,0 +1,54 @@
+"""The pipeline's named errors (the seed's ``config`` exceptions), under one base class.
+
+Each message says what was wrong and where: a path, a KIM ID, a line.
+"""
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    def __init__(self, message: str, *, path=None, kim_id=None, line=None):
+        self.path = path
+        self.kim_id = kim_id
+        self.line = line
+        where = []
+        if kim_id:
+            where.append(f"item {kim_id}")
+        if path:
+            where.append(f"path {path}")
+        if line is not None:
+            where.append(f"line {line}")
+        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+        self.reason = message
+
+
+class InvalidKIMID(PipelineError, ValueError):
+    """Text that is not a KIM ID of the required form."""
+
+
+class PipelineResultsError(PipelineError):
+    """A run's results are missing, unparsable or fail validation."""
+
+
+class PipelineFileMissing(PipelineError):
+    """A file an item or a run needs is not there."""
+
+
+class PipelineTimeout(PipelineError):
+    """A run went past its wall-clock limit and was killed."""
+
+
+class PipelineDataMissing(PipelineError):
+    """An upstream result that a template needs does not exist (yet)."""
+
+
+class PipelineSearchError(PipelineError, LookupError):
+    """No item (or no installed KIM API item) answers to a name or ID."""
+
+
+class PipelineTemplateError(PipelineError):
+    """A template is malformed, or tried to reach beyond its sandbox."""
+
+
+class PipelineImportError(PipelineError):
+    """An item folder cannot be imported (bad metadata, folder name, symlink, dependency)."""

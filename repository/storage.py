@@ -1,0 +1,83 @@
+"""The on-disk repository: where an item's folder is, and writing files and folders atomically."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from kimsite import config
+from repository import kimcodes
+from repository.errors import PipelineFileMissing
+
+KIND_FOLDERS = ("te", "td", "mo", "md", "sm", "vc", "rd", "pr", "tr", "vr", "er")
+
+
+def repository_root() -> Path:
+    # Read at call time: tests and several machines point KIM_REPOSITORY_DIR elsewhere.
+    return Path(config.KIM_REPOSITORY_DIR)
+
+
+def item_path(kim_id: str, root: Path | None = None) -> Path:
+    """``<repository>/<leader lower>/<KIM ID>``."""
+    code = kimcodes.parse_kim_code(kim_id)
+    return (root or repository_root()) / code.leader.lower() / str(code)
+
+
+def require_file(folder: Path, name: str, kim_id: str | None = None) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise PipelineFileMissing(f"required file {name} is missing", path=path, kim_id=kim_id)
+    return path
+
+
+def folder_hash(folder: Path) -> str:
+    """SHA-256 over the relative names and contents of every file below ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(b"\0")
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        else:
+            digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    """Write a file so that readers see the old content or the new, never a half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish_folder(staging: Path, final: Path) -> None:
+    """Move a fully written folder to its final name in one rename.
+
+    ``staging`` must be on the same file system (make it with :func:`staging_folder`).
+    """
+    if final.exists():
+        raise FileExistsError(f"{final} exists already; results are never overwritten")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staging, final)
+
+
+def staging_folder(final: Path) -> Path:
+    """A hidden folder beside ``final`` to write into before :func:`publish_folder`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+
+
+def remove_folder(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

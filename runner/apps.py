@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RunnerConfig(AppConfig):
+    name = "runner"
+    verbose_name = "Pipeline runner"
+    default_auto_field = "django.db.models.BigAutoField"
