@@ -1,0 +1,24 @@
+"""Fixtures shared by the whole suite."""
+
+from pathlib import Path
+
+import pytest
+
+from kimsite import config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = PROJECT_DIR / "examples" / "repository"
+
+
+@pytest.fixture
+def repository_dir(tmp_path, monkeypatch) -> Path:
+    """An empty KIM_REPOSITORY_DIR of the test's own (config is read at call time)."""
+    root = tmp_path / "repository"
+    root.mkdir()
+    monkeypatch.setattr(config, "KIM_REPOSITORY_DIR", root)
+    return root
+
+
+@pytest.fixture
+def examples_dir() -> Path:
+    return EXAMPLES_DIR
