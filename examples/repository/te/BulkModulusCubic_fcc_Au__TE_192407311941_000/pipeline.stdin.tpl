@@ -1,0 +1,5 @@
+@< path("BulkModulusCubic__TD_614317502294_000") >@
+Au
+fcc
+@< MODELNAME >@
+@< get_test_result(["TE_065599257303"], [MODELNAME], ["structure-cubic-crystal-npt"], ["a"], ["angstrom"])[0][0] >@

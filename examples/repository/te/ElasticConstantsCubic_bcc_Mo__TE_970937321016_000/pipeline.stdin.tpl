@@ -1,0 +1,5 @@
+@< path("ElasticConstantsCubic__TD_286253921530_000") >@
+Mo
+bcc
+@< MODELNAME >@
+@< get_test_result(["TE_943476759950"], [MODELNAME], ["structure-cubic-crystal-npt"], ["a"], ["angstrom"])[0][0] >@

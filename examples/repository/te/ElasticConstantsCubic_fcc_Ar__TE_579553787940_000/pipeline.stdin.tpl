@@ -1,0 +1,5 @@
+@< path("ElasticConstantsCubic__TD_286253921530_000") >@
+Ar
+fcc
+@< MODELNAME >@
+@< get_test_result(["TE_024934012965"], [MODELNAME], ["structure-cubic-crystal-npt"], ["a"], ["angstrom"])[0][0] >@

@@ -1,0 +1,5 @@
+@< path("ElasticConstantsCubic__TD_286253921530_000") >@
+Ni
+fcc
+@< MODELNAME >@
+@< get_test_result(["TE_003901979307"], [MODELNAME], ["structure-cubic-crystal-npt"], ["a"], ["angstrom"])[0][0] >@

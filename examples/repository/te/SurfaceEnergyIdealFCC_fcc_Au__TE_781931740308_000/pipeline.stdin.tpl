@@ -1,0 +1,5 @@
+@< path("SurfaceEnergyIdealFCC__TD_809313227417_000") >@
+Au
+fcc
+@< MODELNAME >@
+@< get_test_result(["TE_065599257303"], [MODELNAME], ["structure-cubic-crystal-npt"], ["a"], ["angstrom"])[0][0] >@

@@ -1,0 +1,16 @@
+"""Installed openkim-models the example tests run on, named once (full KIM IDs)."""
+
+AL_ERCOLESSI_ADAMS = "EAM_ErcolessiAdams_1994_Al__MO_324507536345_003"
+AL_MISHIN = "EAM_Dynamo_MishinFarkasMehl_1999_Al__MO_651801486679_005"
+NI_MISHIN = "EAM_Dynamo_MishinFarkasMehl_1999_Ni__MO_400591584784_005"
+CU_MISHIN = "EAM_Dynamo_MishinMehlPapaconstantopoulos_2001_Cu__MO_346334655118_005"
+FE_MENDELEV = "EAM_Dynamo_Mendelev_2003_Fe__MO_546673549085_000"
+W_ACKLAND = "EAM_Dynamo_Ackland_2003_W__MO_141627196590_005"
+SI_STILLINGER_WEBER = "SW_StillingerWeber_1985_Si__MO_405512056662_005"
+C_TERSOFF = "Tersoff_LAMMPS_Tersoff_1988_C__MO_579868029681_003"
+AR_LJ_BERNARDES = "LJ_Shifted_Bernardes_1958MedCutoff_Ar__MO_126566794224_004"
+# Sets sigma from covalent radii, so fcc Ar sits near a = 2.9 Å instead of 5.26 Å.
+AR_LJ_UNIVERSAL = "LennardJones612_UniversalShifted__MO_959249795837_003"
+# Prints to the C-level stdout when it is created.
+W_CHATTY = "EAM_MagneticCubic_DerletNguyenDudarev_2007_W__MO_195478838873_002"
+SIM_ALCU = "Sim_LAMMPS_ADP_ApostolMishin_2011_AlCu__SM_667696763561_000"
