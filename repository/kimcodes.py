@@ -84,7 +84,8 @@ def parse_kim_code(text: str, *, leader: str | None = None, require_version: boo
         raise InvalidKIMID(f"unknown leader {code_leader!r} in KIM ID {text!r}; "
                            f"known leaders: {', '.join(LEADERS)}")
     if leader is not None and code_leader not in _as_tuple(leader):
-        raise InvalidKIMID(f"KIM ID {text!r} has leader {code_leader}, expected {leader}")
+        raise InvalidKIMID(f"KIM ID {text!r} has leader {code_leader}, "
+                           f"expected {' or '.join(_as_tuple(leader))}")
     if require_version and match["version"] is None:
         raise InvalidKIMID(f"KIM ID {text!r} has no version (_VVV)")
     if require_name and match["name"] is None:

@@ -40,7 +40,10 @@ def folder_hash(folder: Path) -> str:
         if path.is_symlink():
             digest.update(os.readlink(path).encode())
         else:
-            digest.update(path.read_bytes())
+            # In chunks: model parameter files can be hundreds of megabytes.
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -81,3 +84,32 @@ def staging_folder(final: Path) -> Path:
 
 def remove_folder(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def swap_in_folder(staging: Path, final: Path) -> Path | None:
+    """Put ``staging`` at ``final``; an existing ``final`` is moved aside, not deleted.
+
+    Returns where the old folder went (None if there was none), so the caller can either
+    drop it (:func:`remove_folder`) once its transaction commits or put it back
+    (:func:`restore_folder`) if it fails: readers never see a half-copied item.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if not final.exists() and not final.is_symlink():
+        os.rename(staging, final)
+        return None
+    aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+    aside.rmdir()
+    os.rename(final, aside)
+    try:
+        os.rename(staging, final)
+    except BaseException:
+        os.rename(aside, final)
+        raise
+    return aside
+
+
+def restore_folder(final: Path, aside: Path | None) -> None:
+    """Undo :func:`swap_in_folder`: remove the new ``final`` and put the old one back."""
+    remove_folder(final)
+    if aside is not None:
+        os.rename(aside, final)

@@ -1,0 +1,44 @@
+"""``manage.py importrepo [PATH]``: import a repository folder's items (see repository.importer)."""
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from repository import storage
+from repository.errors import PipelineImportError
+from repository.importer import import_repository
+
+
+class Command(BaseCommand):
+    help = ("Import the item folders (te td mo md sm vc rd pr) of a KIM repository, 2012 or 2020 "
+            "format, into the database; copies them into KIM_REPOSITORY_DIR when PATH is elsewhere.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", nargs="?", type=Path,
+                            help="Repository folder (default: KIM_REPOSITORY_DIR).")
+        parser.add_argument("--pending", action="store_true",
+                            help="Mark imported models pending (they run only the verification checks).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument("--kim-collections", action="store_true",
+                            help="Also register the items installed in the KIM API collections.")
+
+    def handle(self, *args, path, pending, no_progress, kim_collections, **options):
+        source_root = path or storage.repository_root()
+        try:
+            report = import_repository(
+                source_root, pending_models=pending, kim_collections=kim_collections,
+                progress=not no_progress and sys.stderr.isatty(),
+            )
+        except PipelineImportError as exc:
+            raise CommandError(str(exc)) from exc
+        except ImportError as exc:
+            # Only --kim-collections imports anything here: repository.installed is missing or broken.
+            raise CommandError(f"--kim-collections needs repository.installed: {exc}") from exc
+        if kim_collections:
+            self.stdout.write(f"KIM API collections: {report.installed}")
+        for folder, reason in report.rejected:
+            self.stderr.write(f"rejected {folder}: {reason}")
+        self.stdout.write(f"importrepo {source_root}: {report.summary()}")
+        if report.rejected:
+            raise CommandError(f"{len(report.rejected)} item(s) rejected", returncode=1)
