@@ -92,7 +92,8 @@ def sqlite_database(path: Path) -> dict:
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: long-lived queue workers must not reuse a connection the server dropped.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     config.KIM_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(config.KIM_DIR / "kimsite.sqlite3")}

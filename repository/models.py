@@ -140,6 +140,7 @@ class KIMItem(models.Model):
 
 
 class TestDriver(KIMItem):
+    __test__ = False  # a KIM item, not a pytest test class
     leaders = ("TD",)
     executables = models.JSONField(default=list, blank=True, editable=False)
 
@@ -148,6 +149,7 @@ class TestDriver(KIMItem):
 
 
 class Test(KIMItem):
+    __test__ = False  # a KIM item, not a pytest test class
     leaders = ("TE",)
     driver = models.ForeignKey(TestDriver, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="tests")
@@ -163,6 +165,17 @@ class Test(KIMItem):
 
     class Meta(KIMItem.Meta):
         pass
+
+    # Calling runs the pair: Django templates must show the item, not call it.
+    do_not_call_in_templates = True
+
+    def __call__(self, model, **options):
+        """Run this test on ``model`` (a Model or its KIM ID): ``runner.execute.run_pair``."""
+        from runner.execute import run_pair  # lazy: repository must import without runner
+
+        if isinstance(model, str):
+            model = kim_obj(model)
+        return run_pair(self, model, **options)
 
 
 class ModelDriver(KIMItem):
@@ -254,6 +267,17 @@ class VerificationCheck(KIMItem):
 
     class Meta(KIMItem.Meta):
         verbose_name = "verification check"
+
+    # Calling runs the pair: Django templates must show the item, not call it.
+    do_not_call_in_templates = True
+
+    def __call__(self, model, **options):
+        """Run this verification check on ``model`` (a Model or its KIM ID): ``runner.execute.run_pair``."""
+        from runner.execute import run_pair  # lazy: repository must import without runner
+
+        if isinstance(model, str):
+            model = kim_obj(model)
+        return run_pair(self, model, **options)
 
 
 class WorkerEnvironment(models.Model):
@@ -364,6 +388,7 @@ class Outcome(models.Model):
 
 
 class TestResult(Outcome):
+    __test__ = False  # a KIM item, not a pytest test class
     leaders = ("TR",)
     test = models.ForeignKey(Test, on_delete=models.PROTECT, related_name="results")
     instances = models.JSONField(default=list, blank=True, editable=False,
