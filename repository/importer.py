@@ -593,6 +593,9 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
                       progress: bool = False, kim_collections: bool = False) -> ImportReport:
     """Import every item folder below ``source_root`` (default KIM_REPOSITORY_DIR), one transaction each."""
     source_root = Path(source_root or storage.repository_root())
+    if source_root == storage.repository_root():
+        # The pipeline's own repository may simply be new: an empty one imports nothing.
+        source_root.mkdir(parents=True, exist_ok=True)
     if not source_root.is_dir():
         raise PipelineImportError("the repository folder does not exist", path=source_root)
     report = ImportReport()
