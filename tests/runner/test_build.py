@@ -1,0 +1,133 @@
+"""runner.build: runners built from source once per version, and failed builds as Errors."""
+
+import pytest
+
+from kimsite import config
+from repository.models import Error, TestResult
+from runner import build
+from runner.execute import run_pair
+from runner.models import Build
+from tests.fixtures.runner.cast import (
+    DIMER_CPP,
+    LJ_MODEL,
+    copy_source_fixture,
+    installed_model,
+    made_test,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+
+
+@pytest.fixture
+def lj_model(repository_dir):
+    return installed_model(LJ_MODEL, species=("Ar", "Al"))
+
+
+@pytest.mark.slow
+def test_a_cpp_runner_is_built_once_and_computes_with_a_real_model(lj_model):
+    test = copy_source_fixture()
+    assert build.needs_build(test)
+    result = run_pair(test, lj_model)
+    assert isinstance(result, TestResult), getattr(result, "message", result)
+    energy, unit = result["unrelaxed-potential-energy"]
+    assert unit == "eV" and -0.01 < energy < 0  # an attractive LJ dimer at 3.8 angstrom
+    positions, _ = result["unrelaxed-configuration-positions"]
+    assert positions[1][2] == pytest.approx(3.8)  # convert(0.38, "nm", "angstrom") in the template
+    record = Build.objects.get(kim_id=DIMER_CPP)
+    assert record.status == Build.Status.SUCCEEDED and "Built target runner" in record.log
+    assert record.artifact == result.provenance["executable"]
+    assert record.artifact.startswith(str(build.build_area()))
+    assert not record.artifact.startswith(str(config.KIM_REPOSITORY_DIR))
+    finished = record.finished_at
+
+    again = run_pair(test, lj_model)
+    assert isinstance(again, TestResult)
+    assert Build.objects.get(kim_id=DIMER_CPP).finished_at == finished  # not rebuilt
+
+    run_pair(test, lj_model, rebuild=True)
+    assert Build.objects.get(kim_id=DIMER_CPP).finished_at > finished
+
+
+def test_a_makefile_runner_is_built(lj_model):
+    test = made_test("Made__TE_000000000801_000", {
+        "Makefile": "runner: runner.sh\n\tcp runner.sh runner\n\tchmod +x runner\n",
+        "runner.sh": "#!/bin/sh\nexit 4\n",
+        "pipeline.stdin.tpl": "",
+    })
+    error = run_pair(test, lj_model)
+    assert isinstance(error, Error) and error.category == "nonzero-exit"
+    assert "status 4" in error.message
+    assert Build.objects.get(kim_id=test.kim_id).status == Build.Status.SUCCEEDED
+
+
+def test_a_failed_build_is_an_error_with_its_log_and_is_not_retried(lj_model):
+    test = made_test("Broken__TE_000000000802_000", {
+        "CMakeLists.txt": "cmake_minimum_required(VERSION 3.10)\nproject(Broken LANGUAGES CXX)\n"
+                          "add_executable(runner runner.cpp)\n",
+        "runner.cpp": "int main() { return this_does_not_compile; }\n",
+        "pipeline.stdin.tpl": "",
+    })
+    error = run_pair(test, lj_model)
+    assert isinstance(error, Error) and error.category == "build", error
+    assert "this_does_not_compile" in error.stderr_tail
+    assert "this_does_not_compile" in (error.path / "build.log").read_text()
+    record = Build.objects.get(kim_id=test.kim_id)
+    assert record.status == Build.Status.FAILED
+    finished = record.finished_at
+
+    second = run_pair(test, lj_model)
+    assert second.category == "build" and "not retried" in second.message
+    assert Build.objects.get(kim_id=test.kim_id).finished_at == finished
+
+    # Fixing the source changes its hash: the next run builds again.
+    (test.path / "runner.cpp").write_text("int main() { return 0; }\n")
+    third = run_pair(test, lj_model)
+    assert third.category == "no-results"
+    assert Build.objects.get(kim_id=test.kim_id).status == Build.Status.SUCCEEDED
+
+
+def test_a_build_that_makes_no_runner_fails(lj_model):
+    test = made_test("Nothing__TE_000000000803_000", {
+        "Makefile": "all:\n\t@echo nothing to build\n", "pipeline.stdin.tpl": ""})
+    error = run_pair(test, lj_model)
+    assert error.category == "build"
+    assert "no executable named runner" in Build.objects.get(kim_id=test.kim_id).log
+
+
+def made_driver(kim_id: str, files: dict):
+    from repository import storage
+    from repository.models import TestDriver
+    from tests.fixtures.runner.cast import write_files
+
+    write_files(storage.item_path(kim_id), files)
+    return TestDriver.objects.create(kim_id=kim_id, kim_api_version="2.2")
+
+
+def test_a_driver_built_from_source_is_built_before_its_test_and_found_with_path(lj_model):
+    driver = made_driver("Doubler__TD_000000000811_000", {
+        "Makefile": "runner: runner.c\n\tcc -o runner runner.c\n",
+        "runner.c": "#include <stdio.h>\nint main(void) { double x; if (scanf(\"%lf\", &x) != 1) return 1;\n"
+                    "  printf(\"%.3f\\n\", 2 * x); return 0; }\n",
+    })
+    test = made_test("UsesDriver__TE_000000000812_000", {
+        "pipeline.stdin.tpl": '@< path("TD_000000000811") >@\n',
+        "runner": "#!/bin/sh\nread driver\necho 2.5 | \"$driver/runner\" \necho \"driver at $driver\"\nexit 5\n",
+    })
+    test.driver = driver
+    test.save()
+    error = run_pair(test, lj_model)
+    assert error.category == "nonzero-exit", error.message
+    assert "5.000" in error.stdout_tail  # the built C driver ran
+    assert f"driver at {build.build_area() / driver.kim_id / 'src'}" in error.stdout_tail
+    assert Build.objects.get(kim_id=driver.kim_id).status == Build.Status.SUCCEEDED
+
+
+def test_a_driver_whose_build_fails_is_an_error_naming_the_driver(lj_model):
+    driver = made_driver("Broken__TD_000000000813_000", {"Makefile": "runner:\n\tfalse\n"})
+    test = made_test("NeedsBroken__TE_000000000814_000", {
+        "pipeline.stdin.tpl": "", "runner": "#!/bin/sh\nexit 0\n"})
+    test.driver = driver
+    test.save()
+    error = run_pair(test, lj_model)
+    assert error.category == "build" and error.built_item == driver.kim_id
+    assert error.test == test
