@@ -40,6 +40,8 @@ STDERR_FILE = "pipeline.stderr"
 RESULTS_FILE = "results.edn"
 PIPELINESPEC_FILE = "pipelinespec.edn"
 KIM_LOG_FILE = "kim.log"
+#: A runner folder holding one of these is built from source before its first run.
+SOURCE_BUILD_FILES = ("CMakeLists.txt", "Makefile")
 
 #: Wall-clock limit of one run in seconds (2012 default: 300).
 RUNNER_TIMEOUT = env_int("RUNNER_TIMEOUT", 300)

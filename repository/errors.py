@@ -50,5 +50,18 @@ class PipelineTemplateError(PipelineError):
     """A template is malformed, or tried to reach beyond its sandbox."""
 
 
+class PipelineBuildError(PipelineError):
+    """An item (runner, model, driver) could not be built from source.
+
+    ``log`` holds what the build printed; ``error`` and ``build`` are the recorded rows, if any.
+    """
+
+    def __init__(self, message: str, *, log: str = "", error=None, build=None, **where):
+        super().__init__(message, **where)
+        self.log = log
+        self.error = error
+        self.build = build
+
+
 class PipelineImportError(PipelineError):
     """An item folder cannot be imported (bad metadata, folder name, symlink, dependency)."""

@@ -126,6 +126,13 @@ def _require(folder: Path, name: str, kim_id: str, *, executable: bool = False) 
     return path
 
 
+def _require_runner(folder: Path, kim_id: str) -> None:
+    """A 2020 runner is an executable ``runner``, or sources the pipeline builds before the first run."""
+    if any((folder / name).is_file() for name in config.SOURCE_BUILD_FILES):
+        return
+    _require(folder, config.RUNNER_FILE, kim_id, executable=True)
+
+
 def _text(spec: dict, key: str, where: Path, kim_id: str) -> str:
     value = spec.get(key, "")
     if value is None:
@@ -238,7 +245,7 @@ def _read_2020(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
     fields = spec.fields
 
     if kind in ("te", "vc"):
-        _require(folder, config.RUNNER_FILE, kim_id, executable=True)
+        _require_runner(folder, kim_id)
         _require(folder, config.TEMPLATE_FILE, kim_id)
         fields["timeout"] = _timeout(kimspec, kimspec_path, kim_id)
     if kind == "te":
@@ -254,7 +261,7 @@ def _read_2020(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
             spec.dependencies = [_item_id(text, dependencies_path, kim_id, "TE", "dependency")
                                  for text in listed]
     elif kind == "td":
-        _require(folder, config.RUNNER_FILE, kim_id, executable=True)
+        _require_runner(folder, kim_id)
         fields["executables"] = _string_list(kimspec, "executables", kimspec_path, kim_id)
     elif kind in ("mo", "sm"):
         if kimspec.get("model-driver"):

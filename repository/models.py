@@ -139,6 +139,21 @@ class KIMItem(models.Model):
         return not type(self).objects.lineage(self.code).filter(version__gt=self.version).exists()
 
 
+class RunsOnModels:
+    """A Test or Verification Check: calling it with a Model runs the pair (the seed's ``test(model)``)."""
+
+    # Django templates must show the item, not call it.
+    do_not_call_in_templates = True
+
+    def __call__(self, model, **options):
+        """Run on ``model`` (a Model or its KIM ID) through ``runner.execute.run_pair``."""
+        from runner.execute import run_pair  # lazy: repository must import without runner
+
+        if isinstance(model, str):
+            model = kim_obj(model)
+        return run_pair(self, model, **options)
+
+
 class TestDriver(KIMItem):
     __test__ = False  # a KIM item, not a pytest test class
     leaders = ("TD",)
@@ -148,7 +163,7 @@ class TestDriver(KIMItem):
         verbose_name = "test driver"
 
 
-class Test(KIMItem):
+class Test(RunsOnModels, KIMItem):
     __test__ = False  # a KIM item, not a pytest test class
     leaders = ("TE",)
     driver = models.ForeignKey(TestDriver, null=True, blank=True, on_delete=models.PROTECT,
@@ -165,17 +180,6 @@ class Test(KIMItem):
 
     class Meta(KIMItem.Meta):
         pass
-
-    # Calling runs the pair: Django templates must show the item, not call it.
-    do_not_call_in_templates = True
-
-    def __call__(self, model, **options):
-        """Run this test on ``model`` (a Model or its KIM ID): ``runner.execute.run_pair``."""
-        from runner.execute import run_pair  # lazy: repository must import without runner
-
-        if isinstance(model, str):
-            model = kim_obj(model)
-        return run_pair(self, model, **options)
 
 
 class ModelDriver(KIMItem):
@@ -254,7 +258,7 @@ class ReferenceDatum(KIMItem):
         verbose_name_plural = "reference data"
 
 
-class VerificationCheck(KIMItem):
+class VerificationCheck(RunsOnModels, KIMItem):
     class Category(models.TextChoices):
         MANDATORY = "mandatory"
         CONSISTENCY = "consistency"
@@ -267,17 +271,6 @@ class VerificationCheck(KIMItem):
 
     class Meta(KIMItem.Meta):
         verbose_name = "verification check"
-
-    # Calling runs the pair: Django templates must show the item, not call it.
-    do_not_call_in_templates = True
-
-    def __call__(self, model, **options):
-        """Run this verification check on ``model`` (a Model or its KIM ID): ``runner.execute.run_pair``."""
-        from runner.execute import run_pair  # lazy: repository must import without runner
-
-        if isinstance(model, str):
-            model = kim_obj(model)
-        return run_pair(self, model, **options)
 
 
 class WorkerEnvironment(models.Model):

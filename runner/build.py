@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kimsite import config
 from repository import storage
-from repository.errors import PipelineError
+from repository.errors import PipelineBuildError
 from runner import kimapi
 
 logger = logging.getLogger("pipeline.runner")
@@ -27,21 +27,13 @@ BUILD_TIMEOUT = 900
 LOG_LIMIT = 256 * 1024
 
 
-class BuildFailed(PipelineError):
-    """A runner's build from source failed; ``log`` holds what the build printed."""
-
-    def __init__(self, message: str, *, log: str = "", kim_id=None, path=None):
-        super().__init__(message, kim_id=kim_id, path=path)
-        self.log = log
-
-
 def build_area() -> Path:
     return Path(config.KIM_DIR) / "builds"
 
 
 def needs_build(item) -> bool:
     folder = Path(item.path)
-    return (folder / "CMakeLists.txt").is_file() or (folder / "Makefile").is_file()
+    return any((folder / name).is_file() for name in config.SOURCE_BUILD_FILES)
 
 
 def executable_name(item) -> str:
@@ -113,7 +105,7 @@ def ensure_built(item, *, rebuild: bool = False) -> Path | None:
     """The built executable of ``item``, building it first if needed; None if it has no source.
 
     A version is built once: a later call reuses the build (or its failure) unless the sources
-    changed or ``rebuild`` is set. Raises BuildFailed with the log.
+    changed or ``rebuild`` is set. Raises PipelineBuildError with the log.
     """
     from runner.models import Build
 
@@ -130,7 +122,7 @@ def ensure_built(item, *, rebuild: bool = False) -> Path | None:
             if record.status == Build.Status.SUCCEEDED and Path(record.artifact).is_file():
                 return Path(record.artifact)
             if record.status == Build.Status.FAILED:
-                raise BuildFailed(f"the build of {item.kim_id} failed (not retried without rebuild)",
+                raise PipelineBuildError(f"the build of {item.kim_id} failed (not retried without rebuild)",
                                   log=record.log, kim_id=item.kim_id)
         record = record or Build(kim_id=item.kim_id)
         record.status, record.content_hash, record.log = Build.Status.BUILDING, content_hash, ""
@@ -148,5 +140,5 @@ def ensure_built(item, *, rebuild: bool = False) -> Path | None:
         record.save()
     if executable is None:
         logger.warning("build of %s failed", item.kim_id)
-        raise BuildFailed(f"the build of {item.kim_id} failed", log=record.log, kim_id=item.kim_id)
+        raise PipelineBuildError(f"the build of {item.kim_id} failed", log=record.log, kim_id=item.kim_id)
     return executable

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from kimsite import config
 from repository.errors import (
+    PipelineBuildError,
     PipelineDataMissing,
     PipelineResultsError,
     PipelineTemplateError,
@@ -198,7 +199,7 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False):
         return results.record_error(run, Error.Category.DEPENDENCY, str(exc))
     except PipelineTemplateError as exc:
         return results.record_error(run, Error.Category.TEMPLATE, str(exc))
-    except build.BuildFailed as exc:
+    except PipelineBuildError as exc:
         run.build_log, run.built_item = exc.log, exc.kim_id or ""
         return results.record_error(run, Error.Category.BUILD, str(exc))
     except Exception as exc:

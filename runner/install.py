@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from kimsite import config
 from repository import kimcodes, storage
-from repository.errors import InvalidKIMID, PipelineError
+from repository.errors import InvalidKIMID, PipelineBuildError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
 from runner import kimapi
@@ -35,15 +35,6 @@ LOG_TAIL = 6000
 _FORTRAN_SUFFIXES = {".f", ".f90", ".F90", ".F", ".f03", ".f08"}
 _DRIVER_NAME_RE = re.compile(r'DRIVER_NAME\s+"?([A-Za-z0-9_]+)"?')
 _PROJECT_RE = re.compile(r"(?<![A-Za-z0-9_])project\(\s*([A-Za-z0-9_]+)")
-
-
-class PipelineBuildError(PipelineError):
-    """An item could not be built or installed; ``error`` is the recorded Error row, if any."""
-
-    def __init__(self, message: str, *, kim_id=None, path=None, error=None, build=None):
-        super().__init__(message, kim_id=kim_id, path=path)
-        self.error = error
-        self.build = build
 
 
 def install_item(item, *, rebuild: bool = False, replace_older: bool = True) -> Build:
@@ -82,7 +73,7 @@ def install_item(item, *, rebuild: bool = False, replace_older: bool = True) -> 
             removed = _remove_older_versions(code, kind) if replace_older and code.leader != "MD" else []
         except PipelineBuildError as exc:
             raise _record_failure(build, kim_id, code.leader, exc.reason,
-                                  getattr(exc, "build_log", "") or exc.reason) from exc
+                                  exc.log or exc.reason) from exc
         build.status = Build.Status.SUCCEEDED
         build.log = build_log
         build.artifact = str(target)
@@ -205,7 +196,7 @@ def _build_in_staging(folder: Path, kim_id: str, kind: str, staging: Path) -> tu
         error = PipelineBuildError(f"{TOOL} install failed with status {process.returncode}"
                                    + (f": {first_error}" if first_error else ""),
                                    kim_id=kim_id, path=folder)
-        error.build_log = build_log
+        error.log = build_log
         raise error
     return build_log, staged
 
@@ -265,7 +256,7 @@ def _record_failure(build: Build, kim_id: str, leader: str, message: str,
     _write_error_folder(error, build_log)
     log.error("build of %s failed: %s (recorded as %s)", kim_id, message, error.kim_id)
     return PipelineBuildError(f"build failed: {message}; recorded as {error.kim_id}",
-                              kim_id=kim_id, error=error, build=build)
+                              kim_id=kim_id, log=build_log, error=error, build=build)
 
 
 def _write_error_folder(error: Error, build_log: str) -> None:

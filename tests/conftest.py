@@ -22,3 +22,13 @@ def repository_dir(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES_DIR
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_kim_log_in_the_checkout():
+    """The KIM API writes kim.log into its working folder: never into the project's."""
+    stray = PROJECT_DIR / "kim.log"
+    before = stray.stat().st_mtime_ns if stray.exists() else None
+    yield
+    after = stray.stat().st_mtime_ns if stray.exists() else None
+    assert after == before, f"the test session wrote {stray}: a KIM API call ran in the checkout"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from repository.errors import InvalidKIMID
+from repository.errors import InvalidKIMID, PipelineBuildError
 from repository.models import Error, Model
 from runner import install, kimapi
 from runner.models import Build
@@ -113,7 +113,7 @@ def test_broken_driver_is_an_error_of_category_build_and_changes_nothing(kim_api
                                                                          example_model):
     install.install_item(example_model)
     before = collection_snapshot(kim_api_dir)
-    with pytest.raises(install.PipelineBuildError) as raised:
+    with pytest.raises(PipelineBuildError) as raised:
         install.install_item(FIXTURES / BROKEN_DRIVER)
     error = raised.value.error
     assert error.category == Error.Category.BUILD
@@ -135,7 +135,7 @@ def test_failed_rebuild_keeps_the_installed_version(kim_api_dir, repository_dir,
     broken = copy_item(example_model, tmp_path, EXAMPLE_MODEL,
                        {'PARAMETER_FILES "LennardJones612_Rahman_1964_Ar.params"':
                         'PARAMETER_FILES "missing.params"'})
-    with pytest.raises(install.PipelineBuildError) as raised:
+    with pytest.raises(PipelineBuildError) as raised:
         install.install_item(broken, rebuild=True)
     assert raised.value.error.model.kim_id == EXAMPLE_MODEL
     assert raised.value.error.category == Error.Category.BUILD
@@ -150,7 +150,7 @@ def test_model_whose_driver_is_missing_is_refused_before_any_download(kim_api_di
         EXAMPLE_MODEL: orphan_id,
         "LennardJones612__MD_414112407348_003": "Missing__MD_000000000103_000",
     })
-    with pytest.raises(install.PipelineBuildError, match="Missing__MD_000000000103_000 is not installed"):
+    with pytest.raises(PipelineBuildError, match="Missing__MD_000000000103_000 is not installed"):
         install.install_item(orphan)
     assert not (kim_api_dir / "portable-models" / orphan_id).exists()
 
