@@ -6,7 +6,6 @@ before the batched authoritative check).
 """
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -14,23 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from benchsetup import setup_django
+
 SPECIES = ["Ar", "Al", "Cu", "Ni", "Fe", "W", "Si", "C", "Mo", "Ag", "Au", "Ti", "Zr", "Mg", "O", "H"]
 
-
-def setup_django(scratch: Path) -> None:
-    sys.path.insert(0, str(PROJECT))
-    os.environ["KIM_DIR"] = str(scratch)
-    os.environ["KIM_LOG_DIR"] = str(scratch / "logs")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DEBUG", "1")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kimsite.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def synthetic_tests(count: int, rng: random.Random):

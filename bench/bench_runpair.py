@@ -8,31 +8,14 @@ run, validate, write tr/ and the rows).
 """
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def setup_django(scratch: Path) -> None:
-    sys.path.insert(0, str(PROJECT))
-    os.environ["KIM_DIR"] = str(scratch)
-    os.environ["KIM_LOG_DIR"] = str(scratch / "logs")
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("DEBUG", "1")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "kimsite.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from benchsetup import setup_django
 
 
 def main() -> None:
