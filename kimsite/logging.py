@@ -34,6 +34,7 @@ def build_logging(log_dir: Path, level: str = "INFO") -> dict:
                 "level": level,
                 "propagate": False,
             },
-            "django_q": {"handlers": ["pipeline_file"], "level": "INFO", "propagate": False},
+            # django-q2 logs every enqueued task at INFO: keep that in the file, off the console.
+            "django-q": {"handlers": ["pipeline_file"], "level": "INFO", "propagate": False},
         },
     }

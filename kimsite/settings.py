@@ -114,6 +114,15 @@ STATIC_ROOT = config.KIM_DIR / "static"
 
 LOGGING = build_logging(config.KIM_LOG_DIR, level=env_str("LOG_LEVEL", "INFO"))
 
+# The pipeline's jobs (runner.jobs, runner.director).
+#: Extra seconds a job's lease outlives the task timeout: a worker past its timeout has been
+#: killed by the cluster, so an expired lease means a dead worker, never a slow one.
+PIPELINE_LEASE_GRACE = env_int("PIPELINE_LEASE_GRACE", 30)
+#: Dependency chains longer than this are refused (a mistyped dependencies.edn, not science).
+PIPELINE_MAX_DEPENDENCY_DEPTH = env_int("PIPELINE_MAX_DEPENDENCY_DEPTH", 8)
+#: The machine's name in job leases (pipelinestatus, admin); default: the host name.
+PIPELINE_NODE_NAME = env_str("PIPELINE_NODE_NAME")
+
 # django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
 # Q_CLUSTER is read once at import; tests use kimsite.settings_test.
 REDIS_URL = env_str("REDIS_URL")

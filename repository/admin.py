@@ -24,10 +24,10 @@ from repository.models import (
     VerificationResult,
     WorkerEnvironment,
 )
+from runner.admin_actions import ITEM_ACTIONS
 
-# ---- Queue actions: another change adds the enqueue actions here (run against matching
-# ---- models / tests / checks). Used as ``actions`` by the Test, Model and VerificationCheck admins.
-MODEL_ACTIONS = ()
+# The queue's actions (run all matching, re-run, approve, cancel) on the items that run.
+MODEL_ACTIONS = ITEM_ACTIONS
 
 
 def admin_link(obj, label=None):

@@ -36,3 +36,102 @@ class Build(models.Model):
 
     def __str__(self) -> str:
         return f"build of {self.kim_id}: {self.status}"
+
+
+class JobQuerySet(models.QuerySet):
+    def active(self):
+        """Jobs that still hold their pair: at most one per pair and versions (the constraint)."""
+        return self.filter(state__in=Job.ACTIVE_STATES)
+
+    def for_pair(self, runner_kim_id: str, subject_kim_id: str):
+        return self.filter(runner_kim_id=runner_kim_id, subject_kim_id=subject_kim_id)
+
+    def next_up(self):
+        """Queued jobs in the order a worker should take them: priority, then age."""
+        return self.filter(state=Job.State.QUEUED).order_by("priority", "created_at", "pk")
+
+
+class Job(models.Model):
+    """One (runner, subject) pair at exact versions that the pipeline must run.
+
+    The Job rows are the truth; django-q2 only delivers job ids to workers. A worker claims a
+    job with a conditional UPDATE and holds a lease until ``lease_expires_at``; a dead worker's
+    job is found by its expired lease and queued again.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "waiting for upstream results"
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Priority(models.IntegerChoices):
+        # The 2012 factors (0, 0.01, 0.1, 1, 10, 100) kept only as their order: lower runs first.
+        IMMEDIATE = 0, "immediate"
+        VERY_HIGH = 1, "very high"
+        HIGH = 2, "high"
+        NORMAL = 3, "normal"
+        LOW = 4, "low"
+        VERY_LOW = 5, "very low"
+
+    ACTIVE_STATES = (State.WAITING, State.QUEUED, State.RUNNING)
+    FINAL_STATES = (State.DONE, State.FAILED, State.CANCELLED)
+
+    runner_kim_id = models.CharField("runner", max_length=255,
+                                     help_text="The test or verification check (full KIM ID).")
+    subject_kim_id = models.CharField("subject", max_length=255,
+                                      help_text="The model it runs on (full KIM ID).")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    reason = models.CharField(max_length=200, blank=True,
+                              help_text="Why it was submitted: new test, upstream changed, curator …")
+    force = models.BooleanField(default=False,
+                                help_text="Run even though a current result exists (a driver changed, a re-run).")
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    lease_owner = models.CharField(max_length=200, blank=True, editable=False,
+                                   help_text="host:pid:token of the worker holding the job.")
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    blocked_on = models.JSONField(default=list, blank=True, editable=False,
+                                  help_text="Upstream runners (full KIM IDs) whose results on the same "
+                                            "subject this job waits for.")
+    outcome_kim_id = models.CharField("outcome", max_length=64, blank=True, editable=False,
+                                      help_text="The TR, VR or ER the run left.")
+    last_error = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="Last time a task was handed to the broker.")
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["priority", "created_at"]
+        constraints = [
+            # Never two live jobs for one pair and versions: two directors (or a director and the
+            # reconcile pass) racing get an IntegrityError instead of a duplicate run.
+            models.UniqueConstraint(
+                fields=["runner_kim_id", "subject_kim_id"],
+                condition=models.Q(state__in=["waiting", "queued", "running"]),
+                name="runner_job_one_active_per_pair",
+            ),
+        ]
+        indexes = [
+            # next_up(): queued jobs by priority and age; pipelinestatus counts by state.
+            models.Index(fields=["state", "priority", "created_at"], name="runner_job_next_up"),
+            # releasing dependents: the waiting jobs of one subject.
+            models.Index(fields=["subject_kim_id", "state"], name="runner_job_subject_state"),
+            # reconcile: running jobs whose lease has expired.
+            models.Index(fields=["state", "lease_expires_at"], name="runner_job_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.runner_kim_id} × {self.subject_kim_id} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.conf import settings
-from django.db import connection
+from django.db.utils import ConnectionHandler
 
 from kimsite.logging import build_logging
 from kimsite.settings import sqlite_database
@@ -39,13 +38,17 @@ def test_sqlite_waits_for_locks_and_takes_them_at_begin(tmp_path):
     assert "busy_timeout=" in database["OPTIONS"]["init_command"]
 
 
-@pytest.mark.django_db
-def test_live_sqlite_connection_has_the_busy_timeout():
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite only: this run is on " + connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        assert cursor.fetchone()[0] == 20000
+def test_a_live_sqlite_connection_from_the_settings_has_the_busy_timeout(tmp_path, django_db_blocker):
+    # Its own connection, so the PostgreSQL run of the suite checks SQLite's settings too.
+    probe = ConnectionHandler({"default": sqlite_database(tmp_path / "probe.sqlite3")})["default"]
+    try:
+        with django_db_blocker.unblock(), probe.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            assert cursor.fetchone()[0] == 20000
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"
+    finally:
+        probe.close()
 
 
 def test_default_database_is_sqlite_under_kim_dir(tmp_path):

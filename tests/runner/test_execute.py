@@ -310,8 +310,6 @@ EXAMPLE_CHECK = "SpeciesSupportedAsStated__VC_382560912877_000"
 def examples(al_model, examples_dir):
     from repository.importer import import_repository
 
-    if not (examples_dir / "te" / EXAMPLE_BULK).is_dir():
-        pytest.skip("examples/repository is not there")
     report = import_repository(examples_dir)
     assert not [r for r in report.rejected if EXAMPLE_BULK in str(r[0])], report.rejected
     return report

@@ -1,0 +1,44 @@
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html_join
+
+from runner.admin_actions import JOB_ACTIONS
+from runner.models import Build, Job
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "runner_kim_id", "subject_kim_id", "state", "priority", "attempts",
+                    "lease_owner", "outcome_kim_id", "created_at", "age")
+    list_filter = ("state", "priority")
+    search_fields = ("runner_kim_id", "subject_kim_id", "outcome_kim_id", "lease_owner", "reason")
+    readonly_fields = ("runner_kim_id", "subject_kim_id", "state", "attempts", "lease_owner",
+                       "lease_expires_at", "blocked_list", "outcome_kim_id", "last_error",
+                       "created_at", "updated_at", "enqueued_at", "started_at", "finished_at",
+                       "force", "reason")
+    exclude = ("blocked_on",)
+    actions = JOB_ACTIONS
+    ordering = ("-created_at",)
+    # The jobs table grows with every pair ever run: no COUNT(*) over it per page.
+    show_full_result_count = False
+    list_per_page = 100
+
+    @admin.display(description="age")
+    def age(self, job):
+        end = job.finished_at or timezone.now()
+        return str(end - (job.started_at or job.created_at)).split(".")[0]
+
+    @admin.display(description="waiting on")
+    def blocked_list(self, job):
+        return format_html_join("", "<div>{}</div>", ((kim_id,) for kim_id in job.blocked_on)) \
+            or "-"
+
+
+@admin.register(Build)
+class BuildAdmin(admin.ModelAdmin):
+    list_display = ("kim_id", "status", "started_at", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("kim_id", "artifact")
+    readonly_fields = ("kim_id", "content_hash", "status", "log", "artifact", "started_at",
+                       "finished_at")
+    ordering = ("-started_at",)

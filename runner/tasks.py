@@ -1,0 +1,63 @@
+"""The django-q2 tasks: thin wrappers over runner.jobs and the director, named by dotted path."""
+
+import logging
+
+from django_q.models import Schedule
+
+from repository import importer
+from repository.errors import PipelineError
+from repository.models import kim_obj
+from runner import director, jobs
+
+log = logging.getLogger("pipeline.tasks")
+
+
+def run_job(job_id: int) -> str:
+    """One delivery: runs this job, or a queued job that outranks it; never one twice."""
+    return jobs.run_job(job_id, exact=False)
+
+
+def reconcile() -> str:
+    """Scheduled: expired leases, lost deliveries, missed releases, stale results."""
+    report = jobs.reconcile()
+    log.info("reconcile: %s", report)
+    return str(report)
+
+
+def scan_repository() -> str:
+    """Scheduled: import new or changed item folders and submit the jobs they call for."""
+    report = importer.import_repository()
+    made = 0
+    for kim_id in [*report.created, *report.updated]:
+        item = kim_obj(kim_id)
+        try:
+            # An item changed under the same KIM ID makes its results for that version old news.
+            made += len(director.on_item_changed(
+                item, force=kim_id in report.updated,
+                reason=f"scan: {kim_id} {'changed' if kim_id in report.updated else 'new'}").jobs)
+        except PipelineError as exc:
+            # One item's broken dependency graph must not stop the others' jobs.
+            log.error("scan: no jobs for %s: %s", item.kim_id, exc)
+    summary = f"import: {report.summary()}; {made} jobs submitted"
+    log.info("scan: %s", summary)
+    return summary
+
+
+#: Schedule name → task; the names are what makes ensure_schedules idempotent.
+SCHEDULES = {
+    "pipeline: scan repository": "runner.tasks.scan_repository",
+    "pipeline: reconcile": "runner.tasks.reconcile",
+}
+
+
+def ensure_schedules(*, scan_minutes: int = 10, reconcile_minutes: int = 2) -> list[tuple]:
+    """The periodic scan and reconcile, created once however often this runs."""
+    minutes = {"runner.tasks.scan_repository": scan_minutes,
+               "runner.tasks.reconcile": reconcile_minutes}
+    made = []
+    for name, func in SCHEDULES.items():
+        schedule, created = Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES,
+                                 "minutes": minutes[func], "repeats": -1})
+        made.append((schedule, created))
+    return made
