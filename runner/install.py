@@ -94,6 +94,27 @@ def install_items(items, *, rebuild: bool = False) -> list[Build]:
     return [install_item(item, rebuild=rebuild) for item in ordered]
 
 
+def install_sources(*, rebuild: bool = False) -> dict[str, list[str]]:
+    """Build and install every latest Model and Model Driver of the repository that ships source.
+
+    Unchanged installed items are left as they are; one failure is recorded and the others still
+    build. Returns the KIM IDs ``{"installed": [...], "failed": [...]}``.
+    """
+    items = [item for row_class in (ModelDriver, Model) for item in row_class.objects.latest_versions()
+             if (item.path / "CMakeLists.txt").is_file()]
+    outcome = {"installed": [], "failed": []}
+    # Drivers first (the order above), so the models built on them find them installed.
+    for item in items:
+        try:
+            install_item(item, rebuild=rebuild)
+        except PipelineBuildError as exc:
+            log.error("%s", exc)
+            outcome["failed"].append(item.kim_id)
+        else:
+            outcome["installed"].append(item.kim_id)
+    return outcome
+
+
 def _source_of(item) -> tuple[Path, str]:
     if isinstance(item, (str, os.PathLike)):
         folder = Path(item).resolve()

@@ -7,7 +7,7 @@ from django_q.models import Schedule
 from repository import importer
 from repository.errors import PipelineError
 from repository.models import kim_obj
-from runner import director, jobs
+from runner import director, install, jobs
 
 log = logging.getLogger("pipeline.tasks")
 
@@ -27,6 +27,8 @@ def reconcile() -> str:
 def scan_repository() -> str:
     """Scheduled: import new or changed item folders and submit the jobs they call for."""
     report = importer.import_repository()
+    # Models and drivers shipped as source must be installed before the KIM API can match them.
+    install.install_sources()
     made = 0
     for kim_id in [*report.created, *report.updated]:
         item = kim_obj(kim_id)

@@ -189,3 +189,20 @@ def test_new_model_version_replaces_the_older_one_once_installed(kim_api_dir, re
     names = {i.name for i in kimapi.installed_items("portable-model") if i.collection == "user"}
     assert names == {newer_id}
     assert Model.objects.get(kim_id=EXAMPLE_MODEL).collection == ""
+
+
+def test_install_sources_builds_the_repository_models_once(kim_api_dir, repository_dir, examples_dir):
+    from repository.importer import import_repository
+    from repository.installed import register_installed_items
+
+    register_installed_items()  # the example model's driver is in the system collection
+    import_repository(examples_dir)
+
+    first = install.install_sources()
+    built = Build.objects.get(kim_id=EXAMPLE_MODEL)
+    again = install.install_sources()
+
+    assert first == again == {"installed": [EXAMPLE_MODEL], "failed": []}
+    assert (kim_api_dir / "portable-models" / EXAMPLE_MODEL).is_dir()
+    assert Build.objects.get(kim_id=EXAMPLE_MODEL).finished_at == built.finished_at, "rebuilt"
+    assert Model.objects.get(kim_id=EXAMPLE_MODEL).collection == "user"
