@@ -1,0 +1,98 @@
+"""The whole example repository through the queue with N workers, against the same pairs run
+one after another as plain processes (the baseline), in one run.
+
+Run: ``.venv/bin/python bench/bench_example_repository.py [--workers 2] [--models-per-test K]``.
+Sets up Django on SQLite in a temporary folder, registers the KIM API's models, imports
+``examples/repository`` and queues every matching pair (``submit --all``). The pipeline's time
+is ``runpending`` from the first job to the last. The baseline then runs every pair that gave a
+result again, in the order the pipeline finished them (upstream before downstream), as a plain
+process: the test's executable on the input the pipeline rendered, in a fresh copy of the test
+folder. ``--models-per-test K`` keeps K models per test (by name) for a quicker, partial run.
+"""
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from benchsetup import PROJECT, setup_django
+
+
+def keep_models_per_test(limit: int) -> None:
+    """Delete all models but the first ``limit`` (by name) that each test matches."""
+    from repository import matching
+    from repository.models import Model, Test
+
+    keep = set()
+    for test in Test.objects.all():
+        keep |= {m.pk for m in sorted(matching.matching_models(test, authoritative=False),
+                                      key=lambda m: m.kim_id)[:limit]}
+    Model.objects.exclude(pk__in=keep).delete()
+
+
+def plain_run(outcome, scratch: Path, env: dict) -> float:
+    """Run one pair's executable directly on the input the pipeline rendered; wall seconds."""
+    from kimsite import config
+    from runner.build import executable_name
+
+    test = outcome.runner
+    folder = Path(tempfile.mkdtemp(dir=scratch))
+    shutil.copytree(test.path, folder, dirs_exist_ok=True)
+    (folder / "output").mkdir(exist_ok=True)
+    stdin = (Path(outcome.path) / config.STDIN_FILE).read_bytes()
+    started = time.perf_counter()
+    done = subprocess.run([str(folder / executable_name(test))], input=stdin, cwd=folder, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(folder, ignore_errors=True)
+    if done.returncode != 0:
+        raise SystemExit(f"plain run of {test.kim_id} × {outcome.model.kim_id} failed "
+                         f"({done.returncode}) although the pipeline's succeeded")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--models-per-test", type=int, default=0, help="0: every matching model")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-examples-"))
+    try:
+        setup_django(scratch)
+        from repository.importer import import_repository
+        from repository.installed import register_installed_items
+        from repository.models import TestResult, VerificationResult
+        from runner import director, execute, install, jobs
+
+        register_installed_items()
+        import_repository(PROJECT / "examples" / "repository")
+        install.install_sources()
+        if args.models_per_test:
+            keep_models_per_test(args.models_per_test)
+        report = director.submit_all(dispatch=False)
+        print(f"jobs: {len(report.jobs)} ({report.queued} queued, {report.waiting} waiting)")
+
+        started = time.perf_counter()
+        summary = jobs.run_pending(workers=args.workers, progress=True)
+        pipeline = time.perf_counter() - started
+        print("outcomes:", dict(Counter({k: v for k, v in summary.items() if v})))
+
+        env = execute.subprocess_environment()
+        outcomes = [*TestResult.objects.select_related("test", "model"),
+                    *VerificationResult.objects.select_related("verification_check", "model")]
+        outcomes.sort(key=lambda o: o.created_at)
+        baseline = sum(plain_run(o, scratch, env) for o in outcomes)
+
+        print(f"pairs with a result: {len(outcomes)}")
+        print(f"pipeline, runpending with {args.workers} workers: {pipeline:8.1f} s")
+        print(f"baseline, the same pairs one after another:     {baseline:8.1f} s")
+        print(f"speed-up baseline/pipeline: {baseline / pipeline:.2f}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
