@@ -10,7 +10,10 @@ SI_STILLINGER_WEBER = "SW_StillingerWeber_1985_Si__MO_405512056662_005"
 C_TERSOFF = "Tersoff_LAMMPS_Tersoff_1988_C__MO_579868029681_003"
 AR_LJ_BERNARDES = "LJ_Shifted_Bernardes_1958MedCutoff_Ar__MO_126566794224_004"
 # Sets sigma from covalent radii, so fcc Ar sits near a = 2.9 Å instead of 5.26 Å.
-AR_LJ_UNIVERSAL = "LennardJones612_UniversalShifted__MO_959249795837_003"
+AR_LJ_UNIVERSAL = "LJ_ElliottAkerson_2015_Universal__MO_959249795837_003"
+# The same item under the name of the KIM API's example, which ships no kimspec.edn. The pipeline
+# registers one row per KIM code, under the name with a kimspec.edn (the one above).
+LJ_UNIVERSAL_WITHOUT_KIMSPEC = "LennardJones612_UniversalShifted__MO_959249795837_003"
 # Prints to the C-level stdout when it is created.
 W_CHATTY = "EAM_MagneticCubic_DerletNguyenDudarev_2007_W__MO_195478838873_002"
 SIM_ALCU = "Sim_LAMMPS_ADP_ApostolMishin_2011_AlCu__SM_667696763561_000"

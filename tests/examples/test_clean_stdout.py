@@ -6,54 +6,60 @@ import sys
 
 import pytest
 
+from runner.execute import subprocess_environment
+from tests.conftest import EXAMPLES_DIR
+
 from . import models
-from .standin import Upstream, item_dir, property_values, run_item, short_code, subprocess_env
+from .pipeline import example_check, example_test, kept, run, values
 
 pytestmark = pytest.mark.kimapi
 
 
 @pytest.fixture(scope="module")
-def chatter():
+def chatter(tmp_path_factory):
     """What the chatty model prints on stdout when created (so these tests can fail)."""
     done = subprocess.run(
         [sys.executable, "-c", f"from ase.calculators.kim import KIM; KIM({models.W_CHATTY!r})"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=60, check=True,
+        capture_output=True, text=True, env=subprocess_environment(), timeout=60, check=True,
+        cwd=tmp_path_factory.mktemp("chatter"),  # where the KIM API writes kim.log
     )
     assert done.stdout.strip(), "the model no longer prints: pick another chatty model"
     return done.stdout.strip().splitlines()[0]
 
 
-def assert_only_own_line(run, chatter, starts_with):
-    assert run.returncode == 0, run.stderr[-3000:]
-    lines = run.stdout.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(starts_with), run.stdout
-    assert chatter in run.stderr, "the model's output is kept, on stderr"
+def assert_only_own_line(outcome, chatter, starts_with):
+    """The run's kept stdout is the runner's one line; the model's chatter is kept, on stderr."""
+    lines = kept(outcome, "pipeline.stdout").splitlines()
+    assert len(lines) == 1 and lines[0].startswith(starts_with), lines
+    assert chatter in kept(outcome, "pipeline.stderr"), "the model's output is kept, on stderr"
 
 
-def test_test_runners_keep_stdout_clean(chatter, tmp_path):
-    lattice = item_dir("LatticeConstantCubicEnergy_bcc_W", "TE")
-    run = run_item(lattice, models.W_CHATTY, tmp_path / "lattice")
-    assert_only_own_line(run, chatter, f"W bcc {models.W_CHATTY}: a = ")
-    (a,) = property_values(run.results, "structure-cubic-crystal-npt", "a")
+@pytest.mark.django_db
+def test_test_runners_keep_stdout_clean(examples, chatter):
+    lattice = run(example_test("LatticeConstantCubicEnergy_bcc_W"), models.W_CHATTY)
+    assert_only_own_line(lattice, chatter, f"W bcc {models.W_CHATTY}: a = ")
+    (a,) = values(lattice, "structure-cubic-crystal-npt", "a")
     assert 3.13 <= a <= 3.19  # W: 3.165 Å (experiment, which the model is fitted to)
 
-    upstream = Upstream({(short_code(lattice), models.W_CHATTY): run.results_text})
     for stem in ("BulkModulusCubic", "ElasticConstantsCubic"):
-        run = run_item(item_dir(f"{stem}_bcc_W", "TE"), models.W_CHATTY, tmp_path / stem, upstream)
-        assert_only_own_line(run, chatter, f"W bcc {models.W_CHATTY}: ")
-        assert run.results
+        result = run(example_test(f"{stem}_bcc_W"), models.W_CHATTY)
+        assert result.provenance["upstream-results"] == [lattice.kim_id]
+        assert_only_own_line(result, chatter, f"W bcc {models.W_CHATTY}: ")
+        assert result.values.exists()
 
 
-def test_verification_check_keeps_stdout_clean(chatter, tmp_path):
-    run = run_item(item_dir("SpeciesSupportedAsStated", "VC"), models.W_CHATTY, tmp_path)
-    assert_only_own_line(run, chatter, f"{models.W_CHATTY}: P")
+@pytest.mark.django_db
+def test_verification_check_keeps_stdout_clean(examples, chatter):
+    result = run(example_check("SpeciesSupportedAsStated"), models.W_CHATTY)
+    assert_only_own_line(result, chatter, f"{models.W_CHATTY}: P")
 
 
-def test_2012_driver_prints_its_json_alone(chatter):
-    driver = item_dir("LatticeConstantCubicJSON", "TD")
+def test_2012_driver_prints_its_json_alone(chatter, tmp_path):
+    # A plain process: the driver's stdout as it is, with no test or template in between.
+    driver = next((EXAMPLES_DIR / "td").glob("LatticeConstantCubicJSON__TD_*"))
     done = subprocess.run(
         [str(driver / driver.name)], input=f"W\nbcc\n{models.W_CHATTY}\n3.16\n",
-        capture_output=True, text=True, env=subprocess_env(), timeout=120,
+        capture_output=True, text=True, env=subprocess_environment(), timeout=120, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (line,) = done.stdout.splitlines()

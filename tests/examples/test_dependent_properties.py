@@ -1,63 +1,77 @@
 """Bulk modulus, elastic constants and surface energies, each fed the lattice test's result.
 
-Each chain runs the lattice-constant test first, then renders the dependent test's template
-with get_test_result() answered from that result, as the pipeline will.
+Each chain runs the lattice-constant test through the pipeline first (once per crystal and
+model, when the module starts), then the dependent test with run_pair: its template reads the
+lattice constant from that TestResult in the database, as in production.
 """
 
 import pytest
 
-from . import models
-from .standin import Upstream, item_dir, property_values, run_item, short_code
+from repository.models import Error, Model
+from runner.execute import run_pair
 
-pytestmark = [pytest.mark.kimapi, pytest.mark.slow]
+from . import models
+from .pipeline import example_test, explain, kept, one, run, values
+
+pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db]
 
 J_PER_M2 = 16.0218  # 1 eV/Å² in J/m²
 
 
 @pytest.fixture(scope="module")
-def upstream_for(tmp_path_factory):
-    """Runs (once per crystal and model) the lattice test; returns its a and an Upstream."""
-    cache = {}
+def lattices(examples):
+    """The lattice test's result for every (species, structure, model) of this module's cases.
 
-    def lattice(species, structure, model):
-        if (species, structure, model) not in cache:
-            folder = item_dir(f"LatticeConstantCubicEnergy_{structure}_{species}", "TE")
-            run = run_item(folder, model, tmp_path_factory.mktemp("lattice"))
-            assert run.returncode == 0, run.stderr[-3000:]
-            (a,) = property_values(run.results, "structure-cubic-crystal-npt", "a")
-            cache[species, structure, model] = a, Upstream({(short_code(folder), model): run.results_text})
-        return cache[species, structure, model]
-
-    return lattice
+    Run once when the module starts, so the results sit in the examples' transaction, outside
+    each test's savepoint, for every test of that crystal and model. An Error is kept as it is:
+    it fails only the tests of its crystal and model.
+    """
+    needed = sorted({(c[0], c[1], c[2]) for c in BULK_CASES + ELASTIC_CASES}
+                    | {(c[0], "fcc", c[1]) for c in SURFACE_CASES})
+    found = {}
+    for species, structure, model in needed:
+        found[species, structure, model] = run_pair(
+            example_test(f"LatticeConstantCubicEnergy_{structure}_{species}"),
+            Model.objects.get(kim_id=model))
+    yield found
+    for outcome in found.values():
+        outcome.delete()
 
 
 @pytest.fixture
-def dependent(upstream_for, tmp_path):
-    """Runs the dependent test `stem`; returns its validated results and the a it was given."""
+def dependent(lattices):
+    """Runs the dependent test `stem` on a crystal and model; returns its result and the lattice's."""
 
-    def run(stem, species, structure, model):
-        a, upstream = upstream_for(species, structure, model)
-        calls_before = len(upstream.calls)
-        done = run_item(item_dir(f"{stem}_{structure}_{species}", "TE"), model, tmp_path, upstream)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert len(upstream.calls) == calls_before + 1, "the template queries the lattice test once"
-        return done.results, a
+    def run_dependent(stem, species, structure, model):
+        lattice = lattices[species, structure, model]
+        assert not isinstance(lattice, Error), explain(lattice)
+        result = run(example_test(f"{stem}_{structure}_{species}"), model)
+        assert result.provenance["upstream-results"] == [lattice.kim_id], "it read the lattice result"
+        return result, lattice
 
-    return run
+    return run_dependent
 
 
 def within(value, expected, relative):
     return abs(value - expected) <= relative * abs(expected)
 
 
-def test_bulk_modulus_reads_the_upstream_lattice_constant(dependent, upstream_for):
-    results, a = dependent("BulkModulusCubic", "Al", "fcc", models.AL_ERCOLESSI_ADAMS)
-    _a, upstream = upstream_for("Al", "fcc", models.AL_ERCOLESSI_ADAMS)
-    tests, model_names, properties, keys, units = upstream.calls[-1]
-    assert model_names == [models.AL_ERCOLESSI_ADAMS]
-    assert (properties, keys, units) == (["structure-cubic-crystal-npt"], ["a"], ["angstrom"])
-    assert tests == [short_code(item_dir("LatticeConstantCubicEnergy_fcc_Al", "TE"))]
-    (b_a,) = property_values(results, "bulk-modulus-isothermal-cubic-crystal-npt", "a")
+def elastic_constants(result):
+    """(C11, C12, C44) in GPa."""
+    found = [one(result, key) for key in ("c11", "c12", "c44")]
+    assert {unit for _value, unit in found} == {"GPa"}
+    return tuple(value for value, _unit in found)
+
+
+def test_bulk_modulus_reads_the_upstream_lattice_constant(dependent):
+    result, lattice = dependent("BulkModulusCubic", "Al", "fcc", models.AL_ERCOLESSI_ADAMS)
+    (a,) = values(lattice, "structure-cubic-crystal-npt", "a")
+    # The rendered input: driver folder, species, structure, model, then the upstream a in Å.
+    driver, species, structure, model, upstream_a = kept(result, "pipeline.stdin").split()
+    assert driver == str(result.test.driver.path.resolve())
+    assert (species, structure, model) == ("Al", "fcc", models.AL_ERCOLESSI_ADAMS)
+    assert float(upstream_a) == a
+    (b_a,) = values(result, "bulk-modulus-isothermal-cubic-crystal-npt", "a")
     assert within(b_a, a, 1e-4), "the fit's equilibrium agrees with the upstream lattice constant"
 
 
@@ -78,8 +92,9 @@ BULK_CASES = [
 @pytest.mark.parametrize(("species", "structure", "model", "expected", "relative"), BULK_CASES,
                          ids=[f"{c[0]}-{c[2].split('__')[0]}" for c in BULK_CASES])
 def test_bulk_modulus(dependent, species, structure, model, expected, relative):
-    results, _a = dependent("BulkModulusCubic", species, structure, model)
-    (b,) = property_values(results, "bulk-modulus-isothermal-cubic-crystal-npt", "isothermal-bulk-modulus")
+    result, _lattice = dependent("BulkModulusCubic", species, structure, model)
+    b, unit = one(result, "isothermal-bulk-modulus")
+    assert unit == "GPa"
     assert within(b, expected, relative), b
 
 
@@ -100,11 +115,8 @@ ELASTIC_CASES = [
 @pytest.mark.parametrize(("species", "structure", "model", "expected", "relative"), ELASTIC_CASES,
                          ids=[f"{c[0]}-{c[2].split('__')[0]}" for c in ELASTIC_CASES])
 def test_elastic_constants(dependent, species, structure, model, expected, relative):
-    results, _a = dependent("ElasticConstantsCubic", species, structure, model)
-    c11, c12, c44 = (
-        property_values(results, "elastic-constants-isothermal-cubic-crystal-npt", key)[0]
-        for key in ("c11", "c12", "c44")
-    )
+    result, _lattice = dependent("ElasticConstantsCubic", species, structure, model)
+    c11, c12, c44 = elastic_constants(result)
     for value, paper in zip((c11, c12, c44), expected, strict=True):
         assert within(value, paper, relative), (c11, c12, c44)
     # Born stability of a cubic crystal.
@@ -112,24 +124,18 @@ def test_elastic_constants(dependent, species, structure, model, expected, relat
 
 
 def test_copper_elastic_constants_are_ordered_like_experiment(dependent):
-    results, _a = dependent("ElasticConstantsCubic", "Cu", "fcc", models.CU_MISHIN)
-    c11, c12, c44 = (
-        property_values(results, "elastic-constants-isothermal-cubic-crystal-npt", key)[0]
-        for key in ("c11", "c12", "c44")
-    )
+    result, _lattice = dependent("ElasticConstantsCubic", "Cu", "fcc", models.CU_MISHIN)
+    c11, c12, c44 = elastic_constants(result)
     # Experiment at 0 K (Kittel): 176.2 > 124.9 > 81.8 GPa, anisotropy 2 C44/(C11 - C12) = 3.2.
     assert c11 > c12 > c44 > 0
     assert 2.8 < 2 * c44 / (c11 - c12) < 3.6
 
 
 def test_bulk_modulus_agrees_with_the_elastic_constants(dependent):
-    bulk, _a = dependent("BulkModulusCubic", "Cu", "fcc", models.CU_MISHIN)
-    elastic, _a = dependent("ElasticConstantsCubic", "Cu", "fcc", models.CU_MISHIN)
-    (b,) = property_values(bulk, "bulk-modulus-isothermal-cubic-crystal-npt", "isothermal-bulk-modulus")
-    c11, c12 = (
-        property_values(elastic, "elastic-constants-isothermal-cubic-crystal-npt", key)[0]
-        for key in ("c11", "c12")
-    )
+    bulk, _lattice = dependent("BulkModulusCubic", "Cu", "fcc", models.CU_MISHIN)
+    elastic, _lattice = dependent("ElasticConstantsCubic", "Cu", "fcc", models.CU_MISHIN)
+    b, _unit = one(bulk, "isothermal-bulk-modulus")
+    c11, c12, _c44 = elastic_constants(elastic)
     # Two drivers, two methods (E(V) fit, strain finite differences): B = (C11 + 2 C12) / 3.
     assert within(b, (c11 + 2 * c12) / 3, 0.02)
 
@@ -145,10 +151,12 @@ SURFACE_CASES = [
 @pytest.mark.parametrize(("species", "model", "relaxed_111", "relaxed_100"), SURFACE_CASES,
                          ids=[c[0] for c in SURFACE_CASES])
 def test_ideal_surface_energies(dependent, species, model, relaxed_111, relaxed_100):
-    results, _a = dependent("SurfaceEnergyIdealFCC", species, "fcc", model)
+    result, _lattice = dependent("SurfaceEnergyIdealFCC", species, "fcc", model)
+    surface = "surface-energy-ideal-cubic-crystal"
+    assert {row.unit for row in result.values.filter(key="ideal-surface-energy")} == {"eV/angstrom^2"}
     energies = dict(zip(
-        (tuple(m) for m in property_values(results, "surface-energy-ideal-cubic-crystal", "miller-indices")),
-        (g * J_PER_M2 for g in property_values(results, "surface-energy-ideal-cubic-crystal", "ideal-surface-energy")),
+        (tuple(m) for m in values(result, surface, "miller-indices")),
+        (g * J_PER_M2 for g in values(result, surface, "ideal-surface-energy")),
         strict=True,
     ))
     assert set(energies) == {(1, 0, 0), (1, 1, 1)}

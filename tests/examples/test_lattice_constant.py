@@ -1,23 +1,25 @@
-"""The lattice-constant test driver on real models: values against model papers and experiment."""
+"""The lattice-constant test driver on real models, run by the pipeline (run_pair): values read
+from the TestResult against model papers and experiment."""
 
 import json
 
 import pytest
 
+from repository.models import Property
+
 from . import models
-from .standin import item_dir, property_values, run_2012, run_item
+from .pipeline import example_test, kept, one, run, values
 
-pytestmark = pytest.mark.kimapi
+pytestmark = [pytest.mark.kimapi, pytest.mark.django_db, pytest.mark.usefixtures("examples")]
 
 
-def lattice(species, structure, model, scratch):
-    run = run_item(item_dir(f"LatticeConstantCubicEnergy_{structure}_{species}", "TE"), model, scratch)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = run.results  # validated against kim-property's definitions
-    a = property_values(results, "structure-cubic-crystal-npt", "a")
-    cohesive = property_values(results, "cohesive-potential-energy-cubic-crystal", "cohesive-potential-energy")
-    assert len(a) == len(cohesive) == 1
-    return a[0], cohesive[0], run
+def lattice(species, structure, model):
+    # run_pair has validated the results against kim-property's definitions.
+    result = run(example_test(f"LatticeConstantCubicEnergy_{structure}_{species}"), model)
+    (a,) = values(result, "structure-cubic-crystal-npt", "a")
+    cohesive, unit = one(result, "cohesive-potential-energy")
+    assert unit == "eV"
+    return a, cohesive, result
 
 
 # Expected: the model paper's fitted values where the paper gives them (tight tolerance),
@@ -48,15 +50,15 @@ CASES = [
 
 @pytest.mark.parametrize(("species", "structure", "model", "a_range", "ec_range"), CASES,
                          ids=[f"{c[0]}-{c[2].split('__')[0]}" for c in CASES])
-def test_lattice_constant_and_cohesive_energy(species, structure, model, a_range, ec_range, tmp_path):
-    a, cohesive, _run = lattice(species, structure, model, tmp_path)
+def test_lattice_constant_and_cohesive_energy(species, structure, model, a_range, ec_range):
+    a, cohesive, _result = lattice(species, structure, model)
     assert a_range[0] <= a <= a_range[1]
     assert ec_range[0] <= cohesive <= ec_range[1]
 
 
 @pytest.mark.slow
-def test_lattice_search_finds_a_minimum_far_from_experiment(tmp_path):
-    a, cohesive, _run = lattice("Ar", "fcc", models.AR_LJ_UNIVERSAL, tmp_path)
+def test_lattice_search_finds_a_minimum_far_from_experiment(tmp_path, monkeypatch):
+    a, cohesive, _result = lattice("Ar", "fcc", models.AR_LJ_UNIVERSAL)
     assert 2.85 <= a <= 2.98, "the template's hint is 5.26 Å; the model's minimum is near 2.9 Å"
     assert cohesive > 0
 
@@ -64,6 +66,7 @@ def test_lattice_search_finds_a_minimum_far_from_experiment(tmp_path):
     from ase.build import bulk
     from ase.calculators.kim import KIM
 
+    monkeypatch.chdir(tmp_path)  # the KIM API writes kim.log into the working folder
     calc = KIM(models.AR_LJ_UNIVERSAL)
 
     def energy(lattice_constant):
@@ -76,35 +79,39 @@ def test_lattice_search_finds_a_minimum_far_from_experiment(tmp_path):
     assert energy(a) < energy(5.26), "experiment's lattice constant is not this model's minimum"
 
 
-def test_configurations_the_model_refuses_count_as_infinite_energy(tmp_path):
+def test_configurations_the_model_refuses_count_as_infinite_energy():
     # Mishin's Ni EAM raises for nearest-neighbour distances below its tables, and returns a very
     # low energy at the edge of them (a = 2.57 Å): neither may end up as the lattice constant.
-    a, cohesive, run = lattice("Ni", "fcc", models.NI_MISHIN, tmp_path)
-    assert "model refused" in run.stderr
+    a, cohesive, result = lattice("Ni", "fcc", models.NI_MISHIN)
+    assert "model refused" in kept(result, "pipeline.stderr")
     assert 3.515 <= a <= 3.525 and 4.44 <= cohesive <= 4.46
 
 
-def test_results_are_a_list_of_instances_with_the_crystal(tmp_path):
-    _a, _ec, run = lattice("Si", "diamond", models.SI_STILLINGER_WEBER, tmp_path)
-    assert run.results_text.lstrip().startswith("[")
-    for instance in run.results:
+def test_results_are_a_list_of_instances_with_the_crystal():
+    _a, _ec, result = lattice("Si", "diamond", models.SI_STILLINGER_WEBER)
+    assert kept(result, "results.edn").lstrip().startswith("[")
+    assert len(result.instances) == 2
+    for instance in result.instances:
         assert instance["short-name"]["source-value"] == ["diamond"]
         assert instance["species"]["source-value"] == ["Si"] * 8
         assert len(instance["basis-atom-coordinates"]["source-value"]) == 8
         assert instance["space-group"]["source-value"] == "Fd-3m"
 
 
-def test_2012_format_test_prints_json_mapped_through_pipeline_out(tmp_path):
-    folder = item_dir("LatticeConstantCubicJSON_fcc_Cu", "TE")
-    run = run_2012(folder, models.CU_MISHIN, tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    values = json.loads(run.stdout.strip().splitlines()[-1])
+def test_2012_format_test_prints_json_mapped_through_pipeline_out():
+    test = example_test("LatticeConstantCubicJSON_fcc_Cu")
+    result = run(test, models.CU_MISHIN)
     # Mishin et al. (2001): a = 3.615 Å, Ec = 3.54 eV.
-    assert 3.61 <= values["lattice_constant"] <= 3.62
-    assert 3.53 <= values["cohesive_energy"] <= 3.55
+    assert 3.61 <= one(result, "lattice_constant")[0] <= 3.62
+    assert 3.53 <= one(result, "cohesive_energy")[0] <= 3.55
+    printed = json.loads(kept(result, "pipeline.stdout").strip().splitlines()[-1])
     mapping = dict(
         (part.strip() for part in line.split(":"))
-        for line in (folder / "pipeline.out").read_text().splitlines()
+        for line in (test.path / "pipeline.out").read_text().splitlines()
     )
-    assert set(values) == set(mapping)
-    assert all(code.startswith("PR_") for code in mapping.values())
+    assert set(printed) == set(mapping)
+    for key, code in mapping.items():
+        # Each key is kept under its PR code, as a value of the property that PR item names.
+        assert one(result, code) == one(result, key) == (printed[key], None)
+        (row,) = result.values.filter(key=key)
+        assert Property.objects.resolve(code).property_id.endswith(f"property/{row.property_name}")

@@ -1,20 +1,40 @@
-"""The example repository's items are complete and consistent (no KIM API needed)."""
+"""The example repository's items are complete and consistent, and its generator reproduces it.
+
+What the importer checks for every repository (KIM IDs as folder names, kimspec extended-ids,
+executables, drivers and dependencies that exist, property definitions) is shown once, by the
+import itself; what is particular to this example (its conventions, its templates, its data)
+is checked here. Templates are rendered by the pipeline's own engine (runner.template).
+"""
 
 import json
-import os
 import re
 import subprocess
 import sys
 
 import kim_edn
 import pytest
+from django.utils import timezone
 from kim_property import check_property_instances, get_properties
 
-from .standin import PROJECT_DIR, REPOSITORY, Upstream, find_by_code, render, render_2012
+from repository import kimcodes
+from repository.models import (
+    Model,
+    Property,
+    ReferenceDatum,
+    SourceFormat,
+    Test,
+    TestDriver,
+    TestResult,
+    VerificationCheck,
+)
+from runner.template import render_input
+from tests.conftest import EXAMPLES_DIR, PROJECT_DIR
 
+REPOSITORY = EXAMPLES_DIR
 OWN_KINDS = ("td", "te", "pr", "rd", "vc")  # mo/ and md/ belong to another part of the project
 STRUCTURE_ID = "tag:staff@noreply.openkim.org,2014-04-15:property/structure-cubic-crystal-npt"
 KIM_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*__([A-Z]{2})_(\d{12})_(\d{3})$")
+SOME_MODEL = "SomeModel__MO_000000000000_000"
 
 
 def items(kind):
@@ -33,12 +53,24 @@ def folders_2012():
     return [p for p in items("te") if (p / "metadata.json").exists()]
 
 
-def test_every_item_folder_is_a_kim_id_of_its_kind():
-    for kind in OWN_KINDS:
-        for folder in items(kind):
-            match = KIM_ID.match(folder.name)
-            assert match, folder.name
-            assert match.group(1) == kind.upper(), folder.name
+@pytest.fixture
+def some_model(examples):
+    """A model row for rendering only (templates need no installed model)."""
+    return Model.objects.create(kim_id=SOME_MODEL, species=["Al"], kim_api_version="2.3",
+                                source_format=SourceFormat.INSTALLED)
+
+
+@pytest.mark.django_db
+def test_the_whole_example_imports(examples):
+    assert examples.report.rejected == []
+    counts = {kind: len(items(kind)) for kind in ("te", "td", "pr", "rd", "vc", "mo")}
+    assert len(examples.report.created) == sum(counts.values())
+    assert Test.objects.count() == counts["te"] == 43
+    assert TestDriver.objects.count() == counts["td"]
+    assert Property.objects.count() == counts["pr"]
+    assert ReferenceDatum.objects.count() == counts["rd"]
+    assert VerificationCheck.objects.count() == counts["vc"]
+    assert Test.objects.filter(source_format=SourceFormat.KIM2012).count() == len(folders_2012())
 
 
 def test_item_numbers_are_unique():
@@ -57,85 +89,80 @@ def test_the_example_covers_the_required_species_and_kinds():
 
 
 @pytest.mark.parametrize("folder", folders_2020(), ids=lambda p: p.name)
-def test_2020_test_is_complete(folder):
+def test_2020_test_follows_the_conventions(folder):
     spec = kimspec(folder)
-    assert spec["extended-id"] == folder.name
     assert spec["kim-api-version"] == "2.3"
     assert spec["matching-models"] == ["standard-models"]
     assert spec["domain"] == "openkim.org"
     assert spec["title"] and len(spec["species"]) == 1
-    assert os.access(folder / "runner", os.X_OK)
-    driver = REPOSITORY / "td" / spec["test-driver"]
-    assert os.access(driver / "runner", os.X_OK)
-    assert kimspec(driver)["extended-id"] == driver.name
+    # Name_structure_Species__TE_…, run by the driver of the name's first part.
+    stem, structure, species = folder.name.split("__")[0].rsplit("_", 2)
+    assert spec["species"] == [species]
+    assert spec["test-driver"].split("__")[0] == stem
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("folder", folders_2020(), ids=lambda p: p.name)
-def test_template_renders_and_queries_only_its_dependencies(folder):
+def test_template_renders_and_queries_only_its_dependencies(folder, some_model):
+    test = Test.objects.get(kim_id=folder.name)
     spec = kimspec(folder)
-    upstream = Upstream()
-    dependencies = []
+    upstream = []
     if (folder / "dependencies.edn").exists():
-        dependencies = kim_edn.load(str(folder / "dependencies.edn"))
-        for code in dependencies:
-            assert find_by_code(code).is_dir()
-            upstream.results[(code, "SomeModel__MO_000000000000_000")] = kim_edn.dumps([{
-                "property-id": STRUCTURE_ID,
-                "instance-id": 1,
-                "a": {"source-value": 4.25, "source-unit": "angstrom"},
-            }])
-    text = render((folder / "pipeline.stdin.tpl").read_text(), "SomeModel__MO_000000000000_000",
-                  folder.name, upstream)
-    lines = [line for line in text.splitlines() if line.strip()]
+        # The only results in the database: those of the tests it depends on (a = 4.25 Å).
+        for dependency in test.depends_on.all():
+            upstream.append(TestResult.objects.create(
+                kim_id=str(kimcodes.new_result_code("TR")), test=dependency, model=some_model,
+                created_at=timezone.now(),
+                instances=[{"property-id": STRUCTURE_ID, "instance-id": 1,
+                            "a": {"source-value": 4.25, "source-unit": "angstrom"}}]))
+        assert upstream
+    rendered = render_input(test, some_model)
+    lines = [line for line in rendered.text.splitlines() if line.strip()]
     # First line: the driver's folder, absolute, so the test runs from any copy of itself.
-    assert lines[0] == str(REPOSITORY / "td" / spec["test-driver"])
+    assert lines[0] == str(test.driver.path.resolve())
     structure = folder.name.split("__")[0].split("_")[-2]  # Name_fcc_Al
-    assert lines[1:4] == [spec["species"][0], structure, "SomeModel__MO_000000000000_000"]
-    if dependencies:
+    assert lines[1:4] == [spec["species"][0], structure, SOME_MODEL]
+    if upstream:
         assert lines[4] == "4.25"
-        assert [call[0] for call in upstream.calls] == [dependencies]
-    else:
-        assert upstream.calls == []
+    assert rendered.upstream == [result.kim_id for result in upstream]
 
 
-def test_dependencies_are_lattice_tests_of_the_same_crystal():
-    for folder in folders_2020():
-        if not (folder / "dependencies.edn").exists():
-            continue
-        (code,) = kim_edn.load(str(folder / "dependencies.edn"))
+@pytest.mark.django_db
+def test_dependencies_are_lattice_tests_of_the_same_crystal(examples):
+    dependents = Test.objects.filter(depends_on__isnull=False).distinct()
+    assert dependents.count() == len([p for p in folders_2020() if (p / "dependencies.edn").exists()])
+    for test in dependents:
+        (code,) = kim_edn.load(str(REPOSITORY / "te" / test.kim_id / "dependencies.edn"))
         assert re.fullmatch(r"TE_\d{12}", code), "dependencies name the lineage, not a version"
-        upstream = find_by_code(code)
-        assert kimspec(upstream)["test-driver"].startswith("LatticeConstantCubicEnergy__")
-        crystal = folder.name.split("__")[0].split("_", 1)[1]  # e.g. fcc_Al
-        assert upstream.name.split("__")[0].endswith(crystal)
+        (upstream,) = test.depends_on.all()
+        assert upstream.driver.kim_id.startswith("LatticeConstantCubicEnergy__")
+        crystal = test.kim_id.split("__")[0].split("_", 1)[1]  # e.g. fcc_Al
+        assert upstream.kim_id.split("__")[0].endswith(crystal)
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("folder", folders_2012(), ids=lambda p: p.name)
-def test_2012_test_is_complete(folder):
+def test_2012_test_is_complete(folder, some_model):
     metadata = json.loads((folder / "metadata.json").read_text())
-    assert metadata["kim_code"] == folder.name
     assert {"title", "description", "test_drivers", "species"} <= set(metadata)
-    assert os.access(folder / folder.name, os.X_OK)
-    driver = REPOSITORY / "td" / metadata["test_drivers"][0]
-    assert os.access(driver / driver.name, os.X_OK)
-    assert json.loads((driver / "metadata.json").read_text())["kim_code"] == driver.name
-    rendered = render_2012((folder / "pipeline.in").read_text(), "M__MO_000000000000_000", folder.name)
-    assert rendered.splitlines()[0] == str(driver / driver.name)
-    assert "M__MO_000000000000_000" in rendered.splitlines()
+    test = Test.objects.get(kim_id=folder.name)
+    driver = test.driver.path.resolve()
+    assert driver.name == metadata["test_drivers"][0]
+    # @PATH[TD_…] is the driver's executable, @MODELNAME the model.
+    rendered = render_input(test, some_model).text.splitlines()
+    assert rendered[0] == str(driver / driver.name)
+    assert SOME_MODEL in rendered
     for line in (folder / "pipeline.out").read_text().splitlines():
         key, code = (part.strip() for part in line.split(":"))
         assert key in {"lattice_constant", "cohesive_energy"}
-        assert kimspec(find_by_code(code))["property-id"] in get_properties()
+        assert Property.objects.resolve(code).property_id in get_properties()
 
 
-def test_property_items_name_definitions_kim_property_ships():
-    shipped = get_properties()
+def test_property_items_spell_their_short_names():
     for folder in items("pr"):
-        spec = kimspec(folder)
-        assert spec["extended-id"] == folder.name
-        assert spec["property-id"] in shipped
         # Folder names cannot hold hyphens (KIM IDs), so they spell the short name with "_".
-        assert spec["property-id"].endswith("property/" + folder.name.split("__")[0].replace("_", "-"))
+        assert kimspec(folder)["property-id"].endswith(
+            "property/" + folder.name.split("__")[0].replace("_", "-"))
 
 
 def test_reference_data_validate_and_agree_with_their_kimspec():
@@ -151,15 +178,12 @@ def test_reference_data_validate_and_agree_with_their_kimspec():
         assert set(instance["species"]["source-value"]) == set(spec["species"])
 
 
-def test_verification_check_is_complete():
-    (folder,) = items("vc")
-    spec = kimspec(folder)
-    assert spec["extended-id"] == folder.name
-    assert spec["category"] == "informational" and spec["graded"] is False
-    assert os.access(folder / "runner", os.X_OK)
-    assert render((folder / "pipeline.stdin.tpl").read_text(), "X__MO_000000000000_000", folder.name) == (
-        "X__MO_000000000000_000\n"
-    )
+@pytest.mark.django_db
+def test_verification_check_is_complete(some_model):
+    (check,) = VerificationCheck.objects.all()
+    assert check.category == "informational" and check.graded is False
+    rendered = render_input(check, some_model)
+    assert rendered.text == f"{SOME_MODEL}\n" and rendered.upstream == []
 
 
 def test_generator_reproduces_the_committed_items(tmp_path):
