@@ -228,7 +228,8 @@ def write_drivers():
     drivers = [
         (TD_LATTICE, "Equilibrium lattice constant and cohesive energy of a cubic crystal",
          "Scans the nearest-neighbour distance from 0.9 to 7 angstrom (configurations a model "
-         "refuses count as +inf), refines the lowest energy with a bounded Brent search and writes "
+         "refuses count as +inf, and so do those at which it kills the process: the scan runs "
+         "in forked children), refines the lowest energy with a bounded Brent search and writes "
          "structure-cubic-crystal-npt and cohesive-potential-energy-cubic-crystal. The cohesive "
          "energy is the isolated-atom energy minus the crystal energy per atom. Input: species, "
          "structure (fcc, bcc, sc, diamond), model."),

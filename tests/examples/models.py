@@ -17,3 +17,6 @@ LJ_UNIVERSAL_WITHOUT_KIMSPEC = "LennardJones612_UniversalShifted__MO_95924979583
 # Prints to the C-level stdout when it is created.
 W_CHATTY = "EAM_MagneticCubic_DerletNguyenDudarev_2007_W__MO_195478838873_002"
 SIM_ALCU = "Sim_LAMMPS_ADP_ApostolMishin_2011_AlCu__SM_667696763561_000"
+# Aborts the process (SIGABRT, a failed assertion in its neighbour locator) at fcc Cu
+# nearest-neighbour distances below about 1 Å instead of raising.
+CU_EMT_ASAP = "EMT_Asap_Standard_JacobsenStoltzeNorskov_1996_Cu__MO_396616545191_001"

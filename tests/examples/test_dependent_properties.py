@@ -86,6 +86,9 @@ BULK_CASES = [
     ("Si", "diamond", models.SI_STILLINGER_WEBER, 101.4, 0.01),
     # Experiment 323 GPa (Kittel, room temperature); fitted to it.
     ("W", "bcc", models.W_ACKLAND, 314.0, 0.05),
+    # EMT (Jacobsen et al. 1996): ASE's own EMT gives 134.5 GPa (experiment 138-142 GPa). The
+    # model aborts the process in the lattice test's scan; the lattice result must still come.
+    ("Cu", "fcc", models.CU_EMT_ASAP, 134.5, 0.03),
 ]
 
 
