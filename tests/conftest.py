@@ -20,6 +20,14 @@ def repository_dir(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def kim_api_dir(tmp_path, monkeypatch) -> Path:
+    """A KIM_API_DIR of the test's own: the pipeline's KIM API collection starts empty."""
+    root = tmp_path / "kim-api"
+    monkeypatch.setattr(config, "KIM_API_DIR", root)
+    return root
+
+
+@pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES_DIR
 

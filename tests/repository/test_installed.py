@@ -11,15 +11,6 @@ from runner import kimapi
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]
 
 
-@pytest.fixture
-def kim_api_dir(tmp_path, monkeypatch):
-    from kimsite import config
-
-    root = tmp_path / "kim-api"
-    monkeypatch.setattr(config, "KIM_API_DIR", root)
-    return root
-
-
 def test_registers_every_installed_item_with_a_kim_id(kim_api_dir):
     items = kimapi.installed_items()
     started = time.perf_counter()

@@ -30,15 +30,6 @@ print(json.dumps(atoms.get_potential_energy() / len(atoms)))
 
 
 @pytest.fixture
-def kim_api_dir(tmp_path, monkeypatch):
-    from kimsite import config
-
-    root = tmp_path / "kim-api"
-    monkeypatch.setattr(config, "KIM_API_DIR", root)
-    return root
-
-
-@pytest.fixture
 def example_model(examples_dir) -> Path:
     return examples_dir / "mo" / EXAMPLE_MODEL
 

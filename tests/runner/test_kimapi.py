@@ -16,15 +16,6 @@ ADP_ALCU = "Sim_LAMMPS_ADP_ApostolMishin_2011_AlCu__SM_667696763561_000"
 SYSTEM_COUNTS = {"portable-model": 441, "model-driver": 37, "simulator-model": 86}
 
 
-@pytest.fixture
-def kim_api_dir(tmp_path, monkeypatch):
-    from kimsite import config
-
-    root = tmp_path / "kim-api"
-    monkeypatch.setattr(config, "KIM_API_DIR", root)
-    return root
-
-
 def test_lists_the_system_collection_by_kind(kim_api_dir):
     items = kimapi.installed_items()
     for kind, count in SYSTEM_COUNTS.items():
