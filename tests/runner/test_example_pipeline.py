@@ -4,7 +4,10 @@ Four real models (one per species) keep it to a few dozen jobs; ``bin/setup`` an
 ``bench/bench_example_repository.py`` compute the whole repository the same way.
 """
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from repository.errors import PipelineError
 from repository.importer import import_repository
@@ -90,3 +93,19 @@ def test_a_dependency_cycle_in_the_examples_is_refused(example_pipeline):
     with pytest.raises(PipelineError, match="cycle"):
         director.on_item_changed(bulk_test, dispatch=False)
     assert not Job.objects.exists()
+
+
+def test_runpair_of_an_upstream_test_makes_its_downstream_stale_and_queues_it(example_pipeline):
+    aluminium = Model.objects.get(kim_id=MODELS[0])
+    lattice_test = Test.objects.get(name="LatticeConstantCubicEnergy_fcc_Al")
+    bulk_test = Test.objects.get(name="BulkModulusCubic_fcc_Al")
+    director.submit_pairs([(bulk_test, aluminium)], dispatch=False)
+    jobs.run_pending(workers=1, progress=False)
+    bulk = TestResult.objects.get(test=bulk_test)
+
+    call_command("runpair", lattice_test.kim_id, aluminium.kim_id, stdout=StringIO(),
+                 stderr=StringIO())
+
+    bulk.refresh_from_db()
+    assert bulk.stale
+    assert Job.objects.filter(runner_kim_id=bulk_test.kim_id, state=Job.State.QUEUED).count() == 1

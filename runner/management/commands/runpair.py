@@ -5,7 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from repository.errors import PipelineError
-from repository.models import Model, Test, VerificationCheck, kim_obj
+from repository.models import Model, Test, TestResult, VerificationCheck, kim_obj
+from runner import director
 from runner.execute import run_pair
 from runner.results import outcome_summary
 
@@ -73,7 +74,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         runner_item = resolve(options["runner"], (Test, VerificationCheck), "test or verification check")
         model = resolve(options["model"], (Model,), "model")
-        summary = outcome_summary(run_pair(runner_item, model, rebuild=options["rebuild"]))
+        outcome = run_pair(runner_item, model, rebuild=options["rebuild"])
+        if isinstance(outcome, TestResult):
+            # As when a job lands: results built on the old upstream are stale and queued again.
+            restale = director.upstream_changed(outcome)
+            if restale.jobs:
+                self.stderr.write(f"downstream of {outcome.kim_id}: {restale}")
+        summary = outcome_summary(outcome)
         if options["json"]:
             self.stdout.write(json.dumps(summary, indent=2, default=str))
         else:
