@@ -84,7 +84,6 @@ class ItemSpec:
     folder: Path
     code: kimcodes.KIMCode
     model_class: type[KIMItem]
-    source_format: str
     fields: dict
     status: str | None = None
     driver: str | None = None
@@ -233,7 +232,7 @@ def _read_2020(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
     declared = kimspec.get("extended-id")
     if declared != kim_id:
         raise _reject(f"folder name disagrees with kimspec extended-id {declared!r}", folder, kim_id)
-    spec = ItemSpec(folder, code, MODEL_FOR_FOLDER[kind], SourceFormat.KIM2020, fields={
+    spec = ItemSpec(folder, code, MODEL_FOR_FOLDER[kind], fields={
         "kim_id": kim_id,
         "title": _text(kimspec, "title", kimspec_path, kim_id),
         "description": _text(kimspec, "description", kimspec_path, kim_id),
@@ -326,7 +325,7 @@ def _read_2012(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
     declared = metadata.get("kim_code")
     if declared is not None and declared != kim_id:
         raise _reject(f"folder name disagrees with metadata kim_code {declared!r}", folder, kim_id)
-    spec = ItemSpec(folder, code, MODEL_FOR_FOLDER[kind], SourceFormat.KIM2012, fields={
+    spec = ItemSpec(folder, code, MODEL_FOR_FOLDER[kind], fields={
         "kim_id": kim_id,
         "title": _text(metadata, "title", metadata_path, kim_id),
         "description": _text(metadata, "description", metadata_path, kim_id),

@@ -20,10 +20,7 @@ MEAM_LISI_COMPATIBLE = "Sim_LAMMPS_MEAM_CuiGaoCui_2012_LiSi__SM_562938628131_000
 
 
 @pytest.fixture
-def installed(tmp_path, monkeypatch):
-    from kimsite import config
-
-    monkeypatch.setattr(config, "KIM_API_DIR", tmp_path / "kim-api")
+def installed(kim_api_dir):
     register_installed_items()
 
 
