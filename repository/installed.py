@@ -9,7 +9,7 @@ import time
 
 from django.db import transaction
 
-from repository import kimcodes
+from repository import kimapi, kimcodes
 from repository.errors import InvalidKIMID
 from repository.models import Model, ModelDriver, SourceFormat
 
@@ -32,8 +32,6 @@ def register_installed_items() -> dict[str, int]:
     metadata; only their ``collection`` is updated. Installed rows whose item has gone get
     an empty ``collection``.
     """
-    from runner import kimapi
-
     started = time.perf_counter()
     items = kimapi.installed_items(with_metadata=True)
     counts = {"model-drivers": 0, "portable-models": 0, "simulator-models": 0,

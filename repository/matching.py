@@ -15,6 +15,7 @@ from django.db.models import TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
+from repository import kimapi
 from repository.errors import PipelineSearchError
 from repository.models import MatchVerdict, Model, SourceFormat, Test, VerificationCheck
 
@@ -104,8 +105,6 @@ def model_facts(model: Model) -> ModelFacts:
 # --- Rules 1–4: from what the items declare ----------------------------------------------------
 
 def installed_api_version() -> tuple[int, int]:
-    from runner import kimapi  # the KIM API's own version: a read, no model is created
-
     major, minor, *_ = (int(p) for p in kimapi.kim_api_version().split("."))
     return major, minor
 
@@ -167,8 +166,6 @@ def check_rules(runner: RunnerFacts, model: ModelFacts, installed: tuple[int, in
 
 def _kim_api_verdicts(pairs: list[tuple[RunnerFacts, ModelFacts]]) -> dict[tuple[str, str], Verdict]:
     """The KIM API's verdict for each pair: from MatchVerdict, else by creating each model once."""
-    from runner import kimapi
-
     if not pairs:
         return {}
     verdicts: dict[tuple[str, str], Verdict] = {}

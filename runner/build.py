@@ -15,9 +15,8 @@ from pathlib import Path
 from django.utils import timezone
 
 from kimsite import config
-from repository import storage
+from repository import kimapi, storage
 from repository.errors import PipelineBuildError
-from runner import kimapi
 
 logger = logging.getLogger("pipeline.runner")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from kimsite import config
+from repository import kimapi
 from repository.errors import (
     PipelineBuildError,
     PipelineDataMissing,
@@ -26,7 +27,7 @@ from repository.errors import (
 )
 from repository.matching import match
 from repository.models import Error, Model
-from runner import build, kimapi, provenance, results, template
+from runner import build, provenance, results, template
 
 logger = logging.getLogger("pipeline.runner")
 

@@ -17,11 +17,10 @@ from pathlib import Path
 from django.utils import timezone
 
 from kimsite import config
-from repository import kimcodes, storage
+from repository import kimapi, kimcodes, storage
 from repository.errors import InvalidKIMID, PipelineBuildError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
-from runner import kimapi
 from runner.models import Build
 
 log = logging.getLogger("pipeline.install")

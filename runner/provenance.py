@@ -9,7 +9,7 @@ import sys
 from functools import lru_cache
 
 from kimsite import config
-from runner import kimapi
+from repository import kimapi
 
 logger = logging.getLogger("pipeline.runner")
 

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
+from repository import kimapi
 from repository.installed import register_installed_items
 from repository.models import Model, ModelDriver, SourceFormat
-from runner import kimapi
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]
 

@@ -5,10 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from repository import matching
+from repository import kimapi, matching
 from repository.installed import register_installed_items
 from repository.models import MatchVerdict, Model, SourceFormat, Test, VerificationCheck
-from runner import kimapi
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from repository import kimapi
 from repository.errors import InvalidKIMID, PipelineBuildError
 from repository.models import Error, Model
-from runner import install, kimapi
+from runner import install
 from runner.models import Build
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from repository import kimapi
 from repository.errors import PipelineFileMissing, PipelineSearchError
-from runner import kimapi
 
 pytestmark = pytest.mark.kimapi
 
@@ -131,7 +131,7 @@ def test_a_model_that_hangs_is_killed_and_the_rest_still_answered(kim_api_dir, r
     from runner import install
 
     install.install_item(FIXTURES / "HangOnCreate__MO_000000000107_000")
-    monkeypatch.setattr(kimapi, "WORKER_SECONDS_PER_MODEL", 2)
+    monkeypatch.setattr(kimapi.worker, "WORKER_SECONDS_PER_MODEL", 2)
     checks = kimapi.check_models(["HangOnCreate__MO_000000000107_000", EAM_NI])
     hung = checks["HangOnCreate__MO_000000000107_000"]
     assert not hung.loads and "no answer" in hung.error
