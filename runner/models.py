@@ -23,6 +23,9 @@ class Build(models.Model):
                                     help_text="Hash of the sources built; a change means a rebuild.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
     log = models.TextField(blank=True)
+    owner = models.CharField(max_length=200, blank=True,
+                             help_text="host:pid of the process building it; a dead owner's "
+                                       "'building' row is cleaned up at worker start.")
     artifact = models.CharField(max_length=1024, blank=True,
                                 help_text="Built executable, or the collection it was installed in.")
     started_at = models.DateTimeField(auto_now_add=True)
