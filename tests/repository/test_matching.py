@@ -8,6 +8,8 @@ from django.core.management import call_command
 from repository import kimapi, matching
 from repository.installed import register_installed_items
 from repository.models import MatchVerdict, Model, SourceFormat, Test, VerificationCheck
+from tests import factories
+from tests.factories import make_test
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]
 
@@ -23,18 +25,8 @@ def installed(kim_api_dir):
     register_installed_items()
 
 
-def make_test(number: int, species, *, matching_models=("standard-models",), simulator="",
-              version="2.3", name=None) -> Test:
-    name = name or "Energy_" + "".join(species)
-    return Test.objects.create(kim_id=f"{name}__TE_{number:012d}_000", species=list(species),
-                               kim_api_version=version, matching_models=list(matching_models),
-                               simulator_name=simulator)
-
-
-def make_check(number: int = 900) -> VerificationCheck:
-    return VerificationCheck.objects.create(
-        kim_id=f"SpeciesSupportedAsStated__VC_{number:012d}_000", kim_api_version="2.3",
-        metadata={"matching-models": ["standard-models"]})
+def species_check() -> VerificationCheck:
+    return factories.make_check(number=900, metadata={"matching-models": ["standard-models"]})
 
 
 @pytest.mark.slow
@@ -44,7 +36,7 @@ def test_species_rule_agrees_with_the_kim_api_for_every_installed_model(installe
     installed_version = matching.installed_api_version()
     disagreements = []
     for number, species in enumerate(SPECIES_SETS, start=1):
-        runner = matching.runner_facts(make_test(number, species))
+        runner = matching.runner_facts(make_test(number=number, species=species))
         for model in models:
             by_rules = matching.check_rules(runner, matching.model_facts(model), installed_version)
             by_kim_api = checks[model.kim_id].supports(species)
@@ -59,7 +51,7 @@ def test_species_rule_agrees_with_the_kim_api_for_every_installed_model(installe
 def test_authoritative_step_confirms_every_candidate_the_database_found(installed):
     refused = []
     for number, species in enumerate(SPECIES_SETS, start=1):
-        test = make_test(number, species)
+        test = make_test(number=number, species=species)
         cheap = {m.kim_id for m in matching.matching_models(test, authoritative=False)}
         confirmed = {m.kim_id for m in matching.matching_models(test)}
         refused += sorted(cheap - confirmed)
@@ -72,31 +64,31 @@ def test_authoritative_step_confirms_every_candidate_the_database_found(installe
 
 
 def test_species_are_compared_without_case(installed):
-    test = make_test(1, ["ni"])
+    test = make_test(number=1, species=["ni"])
     assert matching.match(test, Model.objects.get(kim_id=EAM_NI))
 
 
 def test_verdict_names_the_first_failed_rule(installed):
     eam_ni = Model.objects.get(kim_id=EAM_NI)
     adp = Model.objects.get(kim_id=ADP_ALCU)
-    assert matching.match(make_test(1, ["Cu"]), eam_ni).rule == "species"
-    assert matching.match(make_test(2, ["Ni"], version="3.0"), eam_ni).rule == "kim-api-version"
-    assert matching.match(make_test(3, ["Ni"], version=""), eam_ni).rule == "kim-api-version"
-    only_meam = make_test(4, ["Ni"], matching_models=["meam/c"], simulator="LAMMPS")
+    assert matching.match(make_test(number=1, species=["Cu"]), eam_ni).rule == "species"
+    assert matching.match(make_test(number=2, species=["Ni"], kim_api_version="3.0"), eam_ni).rule == "kim-api-version"
+    assert matching.match(make_test(number=3, species=["Ni"], kim_api_version=""), eam_ni).rule == "kim-api-version"
+    only_meam = make_test(number=4, species=["Ni"], matching_models=["meam/c"], simulator_name="LAMMPS")
     assert matching.match(only_meam, eam_ni).rule == "matching-models"
-    standard = make_test(5, ["Al"])
+    standard = make_test(number=5, species=["Al"])
     assert matching.match(standard, adp).rule == "matching-models"  # not marked compatible
-    adp_test = make_test(6, ["Al", "Cu"], matching_models=["adp"], simulator="ASAP")
+    adp_test = make_test(number=6, species=["Al", "Cu"], matching_models=["adp"], simulator_name="ASAP")
     verdict = matching.match(adp_test, adp)
     assert (verdict.ok, verdict.rule) == (False, "simulator-name")
     assert "LAMMPS" in verdict.reason and "asap" in verdict.reason
-    assert matching.match(make_test(7, ["Al", "Cu"], matching_models=["adp"], simulator="LAMMPS"), adp)
+    assert matching.match(make_test(number=7, species=["Al", "Cu"], matching_models=["adp"], simulator_name="LAMMPS"), adp)
 
 
 def test_simulator_model_marked_compatible_runs_standard_tests_of_its_simulator(installed):
     compatible = Model.objects.get(kim_id=MEAM_LISI_COMPATIBLE)
-    assert matching.match(make_test(1, ["Si"], simulator="LAMMPS"), compatible)
-    assert matching.match(make_test(2, ["Si"]), compatible).rule == "simulator-name"
+    assert matching.match(make_test(number=1, species=["Si"], simulator_name="LAMMPS"), compatible)
+    assert matching.match(make_test(number=2, species=["Si"]), compatible).rule == "simulator-name"
 
 
 def test_2012_test_without_kim_api_version_matches(installed):
@@ -106,7 +98,7 @@ def test_2012_test_without_kim_api_version_matches(installed):
 
 
 def test_verification_check_runs_on_every_portable_model_whatever_its_species(installed):
-    check = make_check()
+    check = species_check()
     matched = matching.matching_models(check)
     portable = Model.objects.filter(kind=Model.Kind.PORTABLE)
     assert {m.kim_id for m in matched} == set(portable.values_list("kim_id", flat=True))
@@ -116,10 +108,10 @@ def test_verification_check_runs_on_every_portable_model_whatever_its_species(in
 
 
 def test_matching_runners_of_a_model(installed):
-    ni = make_test(1, ["Ni"])
-    make_test(2, ["Cu"])
-    ni_fe = make_test(3, ["Fe", "Ni"])
-    check = make_check()
+    ni = make_test(number=1, species=["Ni"])
+    make_test(number=2, species=["Cu"])
+    ni_fe = make_test(number=3, species=["Fe", "Ni"])
+    check = species_check()
     runners = matching.matching_runners(Model.objects.get(kim_id=EAM_NI))
     assert runners == [ni, check]
     fe_ni_models = matching.matching_models(ni_fe)
@@ -129,7 +121,7 @@ def test_matching_runners_of_a_model(installed):
 def test_model_not_installed_fails_the_kim_api_rule_and_is_not_cached(installed):
     source_only = Model.objects.create(kim_id="LJ_Source_Ni__MO_000000000333_000", species=["Ni"],
                                        kim_api_version="2.2")
-    test = make_test(1, ["Ni"])
+    test = make_test(number=1, species=["Ni"])
     verdict = matching.match(test, source_only)
     assert verdict.rule == "kim-api" and "not installed" in verdict.reason
     assert not MatchVerdict.objects.filter(model_kim_id=source_only.kim_id).exists()
@@ -137,7 +129,7 @@ def test_model_not_installed_fails_the_kim_api_rule_and_is_not_cached(installed)
 
 
 def test_kim_api_verdicts_are_cached_per_item_version(installed, monkeypatch):
-    test = make_test(1, ["Ni"])
+    test = make_test(number=1, species=["Ni"])
     first = {m.kim_id for m in matching.matching_models(test)}
 
     def no_kim_api(names):  # a fake, only to show the second answer comes from the cache
@@ -149,8 +141,8 @@ def test_kim_api_verdicts_are_cached_per_item_version(installed, monkeypatch):
 
 
 def test_matches_command_lists_partners_and_explains_refusals(installed):
-    make_test(1, ["Ni"], name="LatticeConstant_Ni")
-    adp_test = make_test(2, ["Al", "Cu"], matching_models=["adp"], simulator="ASAP",
+    make_test(number=1, species=["Ni"], name="LatticeConstant_Ni")
+    adp_test = make_test(number=2, species=["Al", "Cu"], matching_models=["adp"], simulator_name="ASAP",
                          name="Adp_AlCu")
     out = StringIO()
     call_command("matches", "LatticeConstant_Ni__TE_000000000001_000", "--why", stdout=out)

@@ -1,10 +1,8 @@
 """Item and result models: QuerySet questions, kim_obj, latest outcomes and the database constraints."""
 
-from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from repository.errors import InvalidKIMID, PipelineSearchError
 from repository.models import (
@@ -22,30 +20,9 @@ from repository.models import (
     kim_obj,
     latest_outcome,
 )
+from tests.factories import NOW, make_error, make_model, make_result, make_test
 
 pytestmark = pytest.mark.django_db
-
-NOW = timezone.now()
-
-
-def make_test(number="000000000050", version=0, name="LatticeConstant_Ar_fcc", **fields):
-    return Test.objects.create(kim_id=f"{name}__TE_{number}_{version:03d}", **fields)
-
-
-def make_model(number="000000000030", version=0, name="LJ_Ar", leader="MO", **fields):
-    return Model.objects.create(kim_id=f"{name}__{leader}_{number}_{version:03d}", **fields)
-
-
-def result(test, model, number, minutes=0):
-    return TestResult.objects.create(kim_id=f"TR_{number:012d}_000", test=test, model=model,
-                                     created_at=NOW + timedelta(minutes=minutes))
-
-
-def error(model, number, minutes=0, test=None, check=None, category=Error.Category.NONZERO_EXIT):
-    return Error.objects.create(kim_id=f"ER_{number:012d}_000", test=test, verification_check=check,
-                                model=model, category=category, message="exit 1",
-                                created_at=NOW + timedelta(minutes=minutes))
-
 
 # -- items -------------------------------------------------------------------------------------
 
@@ -117,10 +94,10 @@ def test_kim_obj_finds_every_kind_by_its_leader():
     prop = Property.objects.create(kim_id="Mass__PR_000000000001_000", property_id="tag:x:property/mass")
     datum = ReferenceDatum.objects.create(kim_id="Mass_Ar__RD_000000000040_000", property=prop)
     check = VerificationCheck.objects.create(kim_id="Species__VC_000000000060_000")
-    tr = result(test, model, 1)
+    tr = make_result(test, model, 1)
     vr = VerificationResult.objects.create(kim_id="VR_000000000002_000", verification_check=check,
                                            model=model, created_at=NOW, grade="P")
-    er = error(model, 3, test=test)
+    er = make_error(model, 3, test=test)
     for item in (driver, model_driver, test, model, simulator, prop, datum, check, tr, vr, er):
         assert kim_obj(item.kim_id) == item
     assert kim_obj("TE_000000000050") == newer_test
@@ -145,11 +122,11 @@ def test_latest_per_pair_orders_by_runner_then_subject_version_then_time():
     t0, t1 = make_test(version=0), make_test(version=1)
     m0, m1 = make_model(version=0), make_model(version=1)
     other_model = make_model(number="000000000034", name="Other")
-    result(t1, m0, 1, minutes=30)
-    result(t0, m1, 2, minutes=40)          # newer but an older test version
-    newest_same_versions = result(t1, m1, 3, minutes=10)
-    result(t1, m1, 4, minutes=5)           # same versions, earlier
-    other = result(t0, other_model, 5)
+    make_result(t1, m0, 1, minutes=30)
+    make_result(t0, m1, 2, minutes=40)          # newer but an older test version
+    newest_same_versions = make_result(t1, m1, 3, minutes=10)
+    make_result(t1, m1, 4, minutes=5)           # same versions, earlier
+    other = make_result(t0, other_model, 5)
     latest = TestResult.objects.latest_per_pair()
     assert sorted(r.kim_id for r in latest) == sorted([newest_same_versions.kim_id, other.kim_id])
     assert TestResult.objects.for_pair(t0, m0).count() == 4
@@ -159,11 +136,11 @@ def test_latest_per_pair_orders_by_runner_then_subject_version_then_time():
 def test_latest_outcome_may_be_an_error():
     t0, t1 = make_test(version=0), make_test(version=1)
     m0 = make_model()
-    result(t0, m0, 1, minutes=50)
-    failed = error(m0, 2, minutes=0, test=t1)
+    make_result(t0, m0, 1, minutes=50)
+    failed = make_error(m0, 2, minutes=0, test=t1)
     assert latest_outcome(t0, m0) == failed
     assert latest_outcome(t1, m0) == failed
-    rerun = result(t1, m0, 3, minutes=60)
+    rerun = make_result(t1, m0, 3, minutes=60)
     assert latest_outcome(t1, m0) == rerun
     assert latest_outcome(make_test(number="000000000099", name="Unrun"), m0) is None
 
@@ -174,13 +151,13 @@ def test_latest_outcome_of_a_verification_check_includes_its_errors():
     model = make_model()
     VerificationResult.objects.create(kim_id="VR_000000000001_000", verification_check=check,
                                       model=model, created_at=NOW, grade="A")
-    failed = error(model, 2, check=newer_check, minutes=-10)
+    failed = make_error(model, 2, check=newer_check, minutes=-10)
     assert latest_outcome(check, model) == failed
 
 
 def test_result_values_answer_by_property_or_key():
     test, model = make_test(), make_model()
-    tr = result(test, model, 1)
+    tr = make_result(test, model, 1)
     PropertyValue.objects.create(result=tr, instance=1, property_id="tag:x:property/structure",
                                  property_name="structure", key="a", value=5.26, unit="angstrom")
     assert tr["a"] == (5.26, "angstrom")
@@ -193,7 +170,7 @@ def test_result_values_answer_by_property_or_key():
 
 
 def test_outcome_copies_the_lineages_of_runner_and_subject():
-    tr = result(make_test(version=3), make_model(version=2), 1)
+    tr = make_result(make_test(version=3), make_model(version=2), 1)
     assert (tr.runner_number, tr.runner_version, tr.subject_number, tr.subject_version) == (
         "000000000050", 3, "000000000030", 2)
 
@@ -211,7 +188,7 @@ def test_error_belongs_to_at_most_one_runner():
 def test_error_without_runner_only_for_a_build():
     model = make_model()
     with pytest.raises(IntegrityError), transaction.atomic():
-        error(model, 1, category=Error.Category.TIMEOUT)
+        make_error(model, 1, category=Error.Category.TIMEOUT)
     build = Error.objects.create(kim_id="ER_000000000002_000", model=None, built_item="LJ__MD_000000000020_000",
                                  category=Error.Category.BUILD, message="cmake failed", created_at=NOW)
     assert (build.runner, build.runner_number, build.subject_number) == (None, "", "")
