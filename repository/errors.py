@@ -65,3 +65,29 @@ class PipelineBuildError(PipelineError):
 
 class PipelineImportError(PipelineError):
     """An item folder cannot be imported (bad metadata, folder name, symlink, dependency)."""
+
+
+class PipelineEDNError(PipelineError, ValueError):
+    """EDN text (or a file of it) that does not parse, or a path handed over as if it were EDN."""
+
+
+class PipelineDependencyError(PipelineError):
+    """The dependency graph of a test cannot be run as it stands, or a dependency is malformed."""
+
+
+class DependencyCycle(PipelineDependencyError):
+    """A test depends, through its upstream tests, on itself."""
+
+    def __init__(self, cycle: list[str]):
+        self.cycle = cycle
+        super().__init__(f"dependency cycle: {' → '.join(cycle)}", kim_id=cycle[0])
+
+
+class DependencyTooDeep(PipelineDependencyError):
+    """A chain of upstream tests is longer than PIPELINE_MAX_DEPENDENCY_DEPTH."""
+
+    def __init__(self, chain: list[str], bound: int):
+        self.chain = chain
+        self.bound = bound
+        super().__init__(f"dependency chain deeper than {bound}: {' → '.join(chain)}",
+                         kim_id=chain[0])
