@@ -18,7 +18,6 @@ from repository.models import (
     VerificationCheck,
     VerificationResult,
     kim_obj,
-    latest_outcome,
 )
 from tests.factories import NOW, make_error, make_model, make_result, make_test
 
@@ -57,7 +56,6 @@ def test_latest_versions_keeps_the_highest_of_each_lineage():
         "LatticeConstant_Ar_fcc__TE_000000000050_002", other.kim_id])
     assert [t.is_latest_version for t in Test.objects.order_by("number", "version")] == [
         False, False, True, True]
-    assert Test.objects.get(number="000000000050", version=0).latest_version.version == 2
 
 
 def test_resolve_by_full_id_without_name_and_without_version():
@@ -116,43 +114,6 @@ def test_unique_version_per_lineage_even_under_another_name():
 
 
 # -- results and errors ------------------------------------------------------------------------
-
-
-def test_latest_per_pair_orders_by_runner_then_subject_version_then_time():
-    t0, t1 = make_test(version=0), make_test(version=1)
-    m0, m1 = make_model(version=0), make_model(version=1)
-    other_model = make_model(number="000000000034", name="Other")
-    make_result(t1, m0, 1, minutes=30)
-    make_result(t0, m1, 2, minutes=40)          # newer but an older test version
-    newest_same_versions = make_result(t1, m1, 3, minutes=10)
-    make_result(t1, m1, 4, minutes=5)           # same versions, earlier
-    other = make_result(t0, other_model, 5)
-    latest = TestResult.objects.latest_per_pair()
-    assert sorted(r.kim_id for r in latest) == sorted([newest_same_versions.kim_id, other.kim_id])
-    assert TestResult.objects.for_pair(t0, m0).count() == 4
-    assert TestResult.objects.for_pair(t0, m0).by_latest().first() == newest_same_versions
-
-
-def test_latest_outcome_may_be_an_error():
-    t0, t1 = make_test(version=0), make_test(version=1)
-    m0 = make_model()
-    make_result(t0, m0, 1, minutes=50)
-    failed = make_error(m0, 2, minutes=0, test=t1)
-    assert latest_outcome(t0, m0) == failed
-    assert latest_outcome(t1, m0) == failed
-    rerun = make_result(t1, m0, 3, minutes=60)
-    assert latest_outcome(t1, m0) == rerun
-    assert latest_outcome(make_test(number="000000000099", name="Unrun"), m0) is None
-
-
-def test_latest_outcome_of_a_verification_check_includes_its_errors():
-    check = VerificationCheck.objects.create(kim_id="Species__VC_000000000060_000")
-    newer_check = VerificationCheck.objects.create(kim_id="Species__VC_000000000060_001")
-    model = make_model()
-    VerificationResult.objects.create(kim_id="VR_000000000001_000", verification_check=check,
-                                      model=model, created_at=NOW, grade="A")
-    failed = make_error(model, 2, check=newer_check, minutes=-10)
-    assert latest_outcome(check, model) == failed
 
 
 def test_result_values_answer_by_property_or_key():
