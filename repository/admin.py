@@ -1,13 +1,20 @@
-"""The curator's admin over KIM items and results: lists that cost a fixed number of queries, machine-written fields read-only."""
+"""The curator's admin over KIM items and results: lists that cost a fixed number of queries, machine-written fields read-only.
+
+The queue's actions (run all matching, re-run, approve, cancel) on the items that run are
+attached by ``runner/admin.py``: what exists does not know how it runs.
+"""
+
+from types import SimpleNamespace
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from repository import kimcodes
-from repository.errors import InvalidKIMID
+from repository import dependencies, kimcodes
+from repository.errors import InvalidKIMID, PipelineDependencyError
 from repository.models import (
     Error,
     MatchVerdict,
@@ -24,10 +31,6 @@ from repository.models import (
     VerificationResult,
     WorkerEnvironment,
 )
-from runner.admin_actions import ITEM_ACTIONS
-
-# The queue's actions (run all matching, re-run, approve, cancel) on the items that run.
-MODEL_ACTIONS = ITEM_ACTIONS
 
 
 def admin_link(obj, label=None):
@@ -105,6 +108,31 @@ class KIMItemForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from exc
 
 
+class TestForm(KIMItemForm):
+    """Also refuses upstream tests that would close a dependency cycle (or chain too deep)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        kim_id, upstream = cleaned.get("kim_id") or self.instance.kim_id, cleaned.get("depends_on")
+        if not kim_id or upstream is None:
+            return cleaned  # the KIM ID's own error is already on the form
+        code = kimcodes.parse_kim_code(kim_id)
+        # The test as this form would save it: its lineage, with the upstream chosen here.
+        edited = SimpleNamespace(pk=None, number=code.number, kim_id=kim_id)
+        chosen = list(Test.objects.filter(number__in={t.number for t in upstream})
+                      .latest_versions())
+
+        def upstream_of(test):
+            return chosen if test.number == code.number else test.latest_upstream()
+
+        try:
+            dependencies.check_graph(edited, upstream_of,
+                                     bound=settings.PIPELINE_MAX_DEPENDENCY_DEPTH)
+        except PipelineDependencyError as exc:
+            raise forms.ValidationError({"depends_on": str(exc)}) from exc
+        return cleaned
+
+
 class KIMItemAdmin(admin.ModelAdmin):
     """Shared by every kind of item; subclasses add their own columns and filters."""
 
@@ -144,8 +172,8 @@ class TestAdmin(KIMItemAdmin):
     list_display = ("kim_id", "title", "driver_link", "species", "version", "is_latest",
                     "status", "source_format", "updated_at")
     list_select_related = ("driver",)
+    form = TestForm
     autocomplete_fields = ("driver", "depends_on")
-    actions = MODEL_ACTIONS
 
     @admin.display(description="test driver", ordering="driver__kim_id")
     def driver_link(self, obj):
@@ -166,7 +194,6 @@ class ModelAdmin(KIMItemAdmin):
     list_select_related = ("driver",)
     autocomplete_fields = ("driver",)
     extra_readonly = ("kind", "collection")
-    actions = MODEL_ACTIONS
 
     @admin.display(description="model driver", ordering="driver__kim_id")
     def driver_link(self, obj):
@@ -207,7 +234,6 @@ class VerificationCheckAdmin(KIMItemAdmin):
     list_display = ("kim_id", "title", "category", "graded", "version", "is_latest", "status",
                     "updated_at")
     list_filter = ("category", "graded", "status", LatestVersionFilter, "source_format")
-    actions = MODEL_ACTIONS
 
 
 @admin.register(WorkerEnvironment)

@@ -1,9 +1,19 @@
+"""The queue's admin: jobs and builds, and the queue's actions on the item pages of repository."""
+
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from runner.admin_actions import JOB_ACTIONS
+from repository.admin import ModelAdmin as ItemModelAdmin
+from repository.admin import TestAdmin, VerificationCheckAdmin
+from runner.admin_actions import ITEM_ACTIONS, JOB_ACTIONS
 from runner.models import Build, Job
+
+# repository (what exists) does not import runner (how it runs), so the actions that queue
+# work join the pages of the items that run from here. Read per request, so the order in
+# which the two admin modules load does not matter; SimulatorModelAdmin inherits them.
+for _item_admin in (TestAdmin, ItemModelAdmin, VerificationCheckAdmin):
+    _item_admin.actions = (*_item_admin.actions, *ITEM_ACTIONS)
 
 
 @admin.register(Job)

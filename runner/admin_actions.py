@@ -1,12 +1,14 @@
 """Admin actions over items and jobs: plain functions, each reporting what it queued.
 
-``ITEM_ACTIONS`` is for the item pages in ``repository/admin.py``; ``JOB_ACTIONS`` for Jobs.
+``ITEM_ACTIONS`` join the item pages of ``repository/admin.py`` (attached by ``runner/admin.py``);
+``JOB_ACTIONS`` are for Jobs.
 """
 
 from django.contrib import admin, messages
+from django.db.models import Q
 
 from repository.errors import PipelineError
-from repository.models import Model
+from repository.models import Model, kim_obj
 from runner import director, jobs
 from runner.models import Job
 
@@ -64,8 +66,6 @@ def approve(modeladmin, request, queryset):
 @admin.action(description="Cancel this item's jobs that have not started")
 def cancel(modeladmin, request, queryset):
     ids = [item.kim_id for item in queryset]
-    from django.db.models import Q
-
     count = jobs.cancel(Job.objects.filter(Q(runner_kim_id__in=ids) | Q(subject_kim_id__in=ids)))
     modeladmin.message_user(request, f"cancelled {count} jobs (running ones finish)",
                             messages.SUCCESS)
@@ -80,8 +80,6 @@ def cancel_jobs(modeladmin, request, queryset):
 
 @admin.action(description="Run the selected pairs again")
 def rerun_jobs(modeladmin, request, queryset):
-    from repository.models import kim_obj
-
     pairs = [(kim_obj(job.runner_kim_id), Model.objects.get(kim_id=job.subject_kim_id))
              for job in queryset.exclude(state__in=Job.ACTIVE_STATES)]
     report = director.submit_pairs(pairs, force=True,

@@ -196,6 +196,11 @@ class Test(RunsOnModels, KIMItem):
     class Meta(KIMItem.Meta):
         pass
 
+    def latest_upstream(self) -> list["Test"]:
+        """The latest version of each lineage this test depends on: what its runs read."""
+        numbers = set(self.depends_on.values_list("number", flat=True))
+        return list(Test.objects.filter(number__in=numbers).latest_versions())
+
 
 class ModelDriver(KIMItem):
     leaders = ("MD",)

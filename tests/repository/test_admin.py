@@ -24,6 +24,7 @@ from repository.models import (
     VerificationResult,
     WorkerEnvironment,
 )
+from tests.factories import make_test
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +199,31 @@ def test_adding_an_item_checks_its_kim_id(admin_client):
                                        "species": '["Ar"]', "matching_models": "[]"})
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     assert Test.objects.get().species == ["Ar"]
+
+
+def _test_form(test, depends_on) -> dict:
+    return {"title": test.title, "description": "", "species": '["Ar"]', "kim_api_version": "2.3",
+            "status": "approved", "matching_models": '["standard-models"]', "simulator_name": "",
+            "timeout": "", "driver": "", "depends_on": [t.pk for t in depends_on]}
+
+
+def test_editing_a_test_refuses_upstream_that_closes_a_dependency_cycle(admin_client):
+    lattice = make_test("LatticeConstant_Ar_fcc", 50)
+    elastic = make_test("ElasticConstants_Ar_fcc", 51, depends_on=[lattice])
+    phonon = make_test("Phonon_Ar_fcc", 52, depends_on=[elastic])
+    response = admin_client.post(url(Test, "change", lattice.pk), _test_form(lattice, [phonon]))
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors["depends_on"])
+    assert "dependency cycle" in errors
+    assert all(t.kim_id in errors for t in (lattice, elastic, phonon))
+    assert list(lattice.depends_on.all()) == []
+    # A new version of an upstream closes it too: lineages are compared, not rows.
+    newer_lattice = make_test("LatticeConstant_Ar_fcc", 50, version=1)
+    response = admin_client.post(url(Test, "change", newer_lattice.pk),
+                                 _test_form(newer_lattice, [phonon]))
+    assert "dependency cycle" in str(response.context["adminform"].form.errors["depends_on"])
+    # Without the cycle the same form saves.
+    response = admin_client.post(url(Test, "change", phonon.pk), _test_form(phonon, [elastic, lattice]))
+    assert response.status_code == 302
+    assert set(phonon.depends_on.all()) == {elastic, lattice}
+
