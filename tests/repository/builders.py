@@ -5,6 +5,16 @@ from pathlib import Path
 
 import kim_edn
 
+from repository.models import (
+    Model,
+    ModelDriver,
+    Property,
+    ReferenceDatum,
+    Test,
+    TestDriver,
+    VerificationCheck,
+)
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 ATOMIC_MASS = "tag:brunnels@noreply.openkim.org,2016-05-11:property/atomic-mass"
@@ -112,3 +122,26 @@ def build_source_repository(root: Path) -> Path:
     item_2020(root, VC, runner=True, template=True, category="mandatory", graded=False,
               kim_api_version="2.3")
     return root
+
+
+ITEM_TABLES = (Test, TestDriver, Model, ModelDriver, Property, ReferenceDatum, VerificationCheck)
+
+
+def row_state():
+    """Every item row's KIM ID and updated_at: what a repeated import must leave alone."""
+    return {m.__name__: sorted(m.objects.values_list("kim_id", "updated_at")) for m in ITEM_TABLES}
+
+def all_kim_ids():
+    return {kim_id for m in ITEM_TABLES for kim_id in m.objects.values_list("kim_id", flat=True)}
+
+class Text:
+    """A writable that keeps what a command printed."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
