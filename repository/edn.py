@@ -1,7 +1,7 @@
 """The one EDN reader of the pipeline: kim_edn, with its file-name guess taken away.
 
-``kim_edn.load`` and ``kim_edn.loads`` treat a string that names an existing file as that file,
-so EDN text that happens to be a path would be read from disk. Here a file is read only through
+``kim_edn.load`` treats a string that names an existing file as that file, so EDN text that
+happens to be a path is read from disk. Here a file is read only through
 ``load(path)``, and ``loads`` refuses text that is merely the path of an existing file.
 """
 
@@ -13,8 +13,14 @@ from repository.errors import PipelineEDNError
 
 
 def loads(text: str, *, path=None, kim_id=None):
-    """Parse EDN ``text``; ``path`` (where the text came from) and ``kim_id`` go into errors."""
+    """Parse EDN ``text`` (str, or UTF-8 bytes); ``path`` (where the text came from) and ``kim_id`` go into errors."""
     name = Path(path).name if path is not None else "EDN text"
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PipelineEDNError(f"{name} is not UTF-8 text: {exc}", path=path,
+                                   kim_id=kim_id) from exc
     if not isinstance(text, str):
         raise PipelineEDNError(f"{name} is not text but {type(text).__name__}", path=path,
                                kim_id=kim_id)
