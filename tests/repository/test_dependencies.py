@@ -24,12 +24,12 @@ def write(folder, files=None):
     return folder
 
 
-def test_dependencies.edn_lists_tests_of_the_subject_model(tmp_path):
+def test_dependencies_edn_lists_tests_of_the_subject_model(tmp_path):
     folder = write(tmp_path / "t", {"dependencies.edn": f'["{UP}" "TE_000000000051_002"]'})
     assert declared_upstream(folder, "2020") == [Upstream(UP), Upstream("TE_000000000051_002")]
 
 
-def test_dependencies.edn_that_is_not_a_list_of_test_ids_is_a_named_error(tmp_path):
+def test_dependencies_edn_that_is_not_a_list_of_test_ids_is_a_named_error(tmp_path):
     folder = write(tmp_path / "a", {"dependencies.edn": '{"a" 1}'})
     with pytest.raises(PipelineDependencyError, match="dependencies.edn is not an EDN list"):
         declared_upstream(folder, "2020")
@@ -82,7 +82,7 @@ def test_every_2020_source_together_each_pair_once(tmp_path):
     assert declared_upstream(folder, "2020") == [Upstream(UP), Upstream("TE_000000000052")]
 
 
-def test_template_that_does_not_parse_declares_only_its_dependencies.edn(tmp_path):
+def test_template_that_does_not_parse_declares_only_its_dependencies_edn(tmp_path):
     folder = write(tmp_path / "t", {"dependencies.edn": f'["{UP}"]',
                                       "pipeline.stdin.tpl": '@< get_test_result(["TE_000000000052"] >@'})
     assert declared_upstream(folder, "2020") == [Upstream(UP)]
