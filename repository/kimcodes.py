@@ -52,17 +52,6 @@ class KIMCode:
         """``LL_DDDDDDDDDDDD`` (no name, no version)."""
         return f"{self.leader}_{self.number}"
 
-    @property
-    def kind(self) -> str:
-        return LEADERS[self.leader]
-
-    @property
-    def is_full(self) -> bool:
-        return self.name is not None and self.version is not None
-
-    def with_version(self, version: int) -> "KIMCode":
-        return KIMCode(self.leader, self.number, version, self.name)
-
     def with_name(self, name: str | None) -> "KIMCode":
         return KIMCode(self.leader, self.number, self.version, name)
 

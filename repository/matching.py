@@ -17,7 +17,7 @@ from django.db.models.functions import Cast
 
 from repository import kimapi
 from repository.errors import PipelineSearchError
-from repository.models import MatchVerdict, Model, SourceFormat, Test, VerificationCheck
+from repository.models import MatchVerdict, Model, SourceFormat, Test, VerificationCheck, kim_obj
 
 log = logging.getLogger("pipeline.matching")
 
@@ -288,11 +288,11 @@ def _runner_candidates(tests, checks) -> list[RunnerFacts]:
     return facts
 
 
-def model_table(runner_item, *, authoritative: bool = True, models=None) -> list[tuple[ModelFacts, Verdict]]:
-    """Every candidate model (default: latest versions) with its verdict for this runner."""
+def model_table(runner_item, *, authoritative: bool = True) -> list[tuple[ModelFacts, Verdict]]:
+    """Every candidate model (the latest versions) with its verdict for this runner."""
     runner = runner_facts(runner_item)
     installed = installed_api_version()
-    models = Model.objects.latest_versions() if models is None else models
+    models = Model.objects.latest_versions()
     table = [(m, check_rules(runner, m, installed)) for m in _model_candidates(models)]
     return _confirm(table, lambda m: (runner, m), authoritative)
 
@@ -322,16 +322,15 @@ def _confirm(table, pair_of, authoritative: bool):
     return confirmed
 
 
-def matching_models(runner_item, *, authoritative: bool = True, models=None) -> list[Model]:
+def matching_models(runner_item, *, authoritative: bool = True) -> list[Model]:
     """The Models this Test or Verification Check runs on (candidates from the database)."""
-    table = model_table(runner_item, authoritative=authoritative, models=models)
+    table = model_table(runner_item, authoritative=authoritative)
     return list(Model.objects.filter(pk__in=[m.pk for m, v in table if v.ok]).order_by("kim_id"))
 
 
-def matching_runners(model: Model, *, authoritative: bool = True, tests=None,
-                     checks=None) -> list:
+def matching_runners(model: Model, *, authoritative: bool = True) -> list:
     """The Tests and Verification Checks that run on this Model, tests first."""
-    table = runner_table(model, authoritative=authoritative, tests=tests, checks=checks)
+    table = runner_table(model, authoritative=authoritative)
     test_pks = [r.pk for r, v in table if v.ok and not r.is_check]
     check_pks = [r.pk for r, v in table if v.ok and r.is_check]
     return (list(Test.objects.filter(pk__in=test_pks).order_by("kim_id"))
@@ -350,8 +349,6 @@ def forget_verdicts(kim_ids: Iterable[str]) -> int:
 
 def resolve_partner(text: str):
     """The Test, Verification Check or Model a KIM ID names (latest version without one)."""
-    from repository.models import kim_obj
-
     item = kim_obj(text)
     if not isinstance(item, (Test, VerificationCheck, Model)):
         raise PipelineSearchError(f"a {type(item).__name__} has no matching partners; name a Test, "
