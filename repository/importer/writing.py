@@ -57,16 +57,10 @@ def _resolve(model_class, text: str, spec: ItemSpec, what: str):
     return found
 
 
-def _latest_upstream(test: Test) -> list[Test]:
-    """The latest version of each lineage ``test`` depends on (the runner reads the latest)."""
-    numbers = set(test.depends_on.values_list("number", flat=True))
-    return list(Test.objects.filter(number__in=numbers).latest_versions())
-
-
 def _check_graph(item: Test, spec: ItemSpec) -> None:
     """Refuse a cycle (a new version can close one) or too deep a chain above this test."""
     try:
-        dependencies.check_graph(item, _latest_upstream, bound=settings.PIPELINE_MAX_DEPENDENCY_DEPTH)
+        dependencies.check_graph(item, dependencies.latest_upstream, bound=settings.PIPELINE_MAX_DEPENDENCY_DEPTH)
     except PipelineDependencyError as exc:
         raise reject(f"refused: {exc.reason}", spec.folder, str(spec.code)) from exc
 

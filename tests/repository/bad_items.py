@@ -5,6 +5,7 @@ import shutil
 
 import kim_edn
 
+from repository import edn
 from tests.repository import builders as b
 
 
@@ -89,7 +90,7 @@ def dependency_cycle(source):
 
 def title_too_long(source):
     folder = b.item_2020(source, "Wordy__TE_000000000084_000", runner=True, template=True)
-    spec = kim_edn.loads((folder / "kimspec.edn").read_text())
+    spec = edn.load(folder / "kimspec.edn")
     spec["title"] = "x" * 400
     (folder / "kimspec.edn").write_text(kim_edn.dumps(spec))
     return folder, "invalid field values"

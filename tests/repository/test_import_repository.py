@@ -7,7 +7,7 @@ import kim_edn
 import pytest
 from django.core.management import call_command
 
-from repository import storage
+from repository import edn, storage
 from repository.errors import PipelineImportError
 from repository.importer import import_item, import_repository, item_folders
 from repository.models import (
@@ -86,7 +86,7 @@ def test_second_import_changes_nothing(source, repository_dir):
 def test_changed_folder_is_updated_in_database_and_repository(source, repository_dir):
     import_repository(source)
     spec_path = b.folder_of(source, b.MO) / "kimspec.edn"
-    spec = kim_edn.loads(spec_path.read_text())
+    spec = edn.load(spec_path)
     spec["title"] = "LJ for argon, corrected"
     spec_path.write_text(kim_edn.dumps(spec))
 
@@ -108,7 +108,7 @@ def test_import_in_place_copies_nothing(repository_dir):
 
 def test_pending_option_marks_models_pending_and_metadata_status_wins(source, repository_dir):
     spec_path = b.folder_of(source, b.SM) / "kimspec.edn"
-    spec = kim_edn.loads(spec_path.read_text())
+    spec = edn.load(spec_path)
     spec["status"] = "approved"
     spec_path.write_text(kim_edn.dumps(spec))
 
@@ -147,7 +147,7 @@ def test_update_that_fails_leaves_old_row_and_folder(source, repository_dir):
     import_repository(source)
     old_copy = (storage.item_path(b.TE_A0) / "kimspec.edn").read_text()
     spec_path = b.folder_of(source, b.TE_A0) / "kimspec.edn"
-    spec = kim_edn.loads(spec_path.read_text())
+    spec = edn.load(spec_path)
     spec["test-driver"] = "Gone__TD_000000000999_000"
     spec_path.write_text(kim_edn.dumps(spec))
 

@@ -4,6 +4,7 @@ import kim_edn
 import pytest
 from django.db import connection
 
+from repository import edn
 from repository.importer import import_item, import_repository
 from repository.models import KIMItem, Model
 from repository.signals import items_imported
@@ -45,7 +46,7 @@ def test_unchanged_items_send_nothing_and_an_update_sends_only_itself(source, re
     assert received == []
 
     spec_path = b.folder_of(source, b.MO) / "kimspec.edn"
-    spec = kim_edn.loads(spec_path.read_text())
+    spec = edn.load(spec_path)
     spec["title"] = "LJ for argon, corrected"
     spec_path.write_text(kim_edn.dumps(spec))
     import_repository(source)
