@@ -22,7 +22,9 @@ from repository.errors import (
     DependencyTooDeep,
     InvalidKIMID,
     PipelineDependencyError,
+    PipelineSearchError,
 )
+from repository.models import Test
 
 #: The subject model of the run, as templates name it (2020 global, 2012 directive).
 SUBJECT_NAMES = ("MODELNAME", "@MODELNAME")
@@ -211,9 +213,6 @@ def resolve_test(text: str):
     A name-only reference means the latest version of the newest lineage of that name.
     Raises PipelineSearchError (or InvalidKIMID) when nothing answers.
     """
-    from repository.errors import PipelineSearchError
-    from repository.models import Test
-
     name = _name_only(text)
     if name is None:
         return Test.objects.resolve(text)
@@ -229,8 +228,6 @@ def latest_upstream(test) -> list:
     The runner reads an upstream's latest result, so a dependency on one version of a lineage is
     a dependency on the lineage: a new version of it inherits the edges into it.
     """
-    from repository.models import Test
-
     numbers = set(test.depends_on.values_list("number", flat=True))
     return list(Test.objects.filter(number__in=numbers).latest_versions())
 
