@@ -123,6 +123,14 @@ PIPELINE_MAX_DEPENDENCY_DEPTH = env_int("PIPELINE_MAX_DEPENDENCY_DEPTH", 8)
 #: The machine's name in job leases (pipelinestatus, admin); default: the host name.
 PIPELINE_NODE_NAME = env_str("PIPELINE_NODE_NAME")
 
+# The runner's processes (runner.execute, runner.build, runner.install).
+#: Seconds one build step of an item from source may take (make, cmake, kim-api-collections-management).
+BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 900)
+#: Bytes of stdout (and of stderr, kim.log) kept per run; the rest is read and dropped.
+RUNNER_OUTPUT_LIMIT = env_int("RUNNER_OUTPUT_LIMIT", 32 * 1024 * 1024)
+#: Seconds between two calls of run_pair's heartbeat while a runner runs (a job's lease renewal).
+PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 10)
+
 # django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
 # Q_CLUSTER is read once at import; tests use kimsite.settings_test.
 REDIS_URL = env_str("REDIS_URL")

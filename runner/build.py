@@ -17,6 +17,7 @@ from django.utils import timezone
 from kimsite import config
 from repository import kimapi, storage
 from repository.errors import PipelineBuildError
+from runner import formats
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -36,8 +37,7 @@ def needs_build(item) -> bool:
 
 
 def executable_name(item) -> str:
-    """2020: ``runner``; 2012: the executable named like the folder."""
-    return item.kim_id if item.source_format == "2012" else config.RUNNER_FILE
+    return formats.of(item).executable_name(item)
 
 
 def _run_step(command: list[str], cwd: Path, env: dict) -> tuple[int, str]:

@@ -27,7 +27,7 @@ from repository.errors import (
 )
 from repository.matching import match
 from repository.models import Error, Model
-from runner import build, provenance, results, template
+from runner import build, formats, provenance, reading, results, template
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -183,7 +183,7 @@ def _make_scratch(runner_item, model) -> Path:
 def executable_of(runner_item, scratch: Path, built: Path | None) -> Path:
     if built is not None:
         return built
-    return scratch / build.executable_name(runner_item)
+    return scratch / formats.of(runner_item).executable_name(runner_item)
 
 
 def run_pair(runner_item, model: Model, *, rebuild: bool = False):
@@ -192,7 +192,7 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False):
     Returns a TestResult, a VerificationResult, or an Error whose ``category`` says what went
     wrong. Only a failure to write the outcome itself raises.
     """
-    run = results.Run(runner_item=runner_item, model=model, created_at=timezone.now(),
+    run = reading.Run(runner_item=runner_item, model=model, created_at=timezone.now(),
                       timeout=timeout_of(runner_item))
     try:
         return _run(run, rebuild=rebuild)
@@ -211,7 +211,7 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False):
             shutil.rmtree(run.scratch, ignore_errors=True)
 
 
-def _run(run: results.Run, *, rebuild: bool):
+def _run(run: reading.Run, *, rebuild: bool):
     runner_item, model = run.runner_item, run.model
     verdict = match(runner_item, model)
     if not verdict.ok:
@@ -232,8 +232,7 @@ def _run(run: results.Run, *, rebuild: bool):
     run.stdin_text, run.upstream = rendered.text, rendered.upstream
 
     run.scratch = _make_scratch(runner_item, model)
-    input_name = config.TEMP_INPUT_FILE if runner_item.source_format == "2012" else config.STDIN_FILE
-    stdin_path = run.scratch / input_name
+    stdin_path = run.scratch / formats.of(runner_item).rendered_file
     stdin_path.write_text(rendered.text, encoding="utf-8")
     executable = executable_of(runner_item, run.scratch, built)
     # The scratch copy is removed after the run: record the name in the item, or the build.
@@ -252,7 +251,7 @@ def _run(run: results.Run, *, rebuild: bool):
         record = run_process(
             [str(executable)], cwd=run.scratch, stdin_path=stdin_path,
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
-            env=subprocess_environment(), timeout=run.timeout, limit=results.output_limit(),
+            env=subprocess_environment(), timeout=run.timeout, limit=reading.output_limit(),
         )
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.
@@ -271,12 +270,12 @@ def _run(run: results.Run, *, rebuild: bool):
                                     f"{executable.name} exited with status {record.exit_code}"
                                     + (f"; its last words: {last[:300]}" if last else ""))
     try:
-        reading = results.read_results(run)
-    except results.NoResults as exc:
+        found = formats.of(runner_item).read_results(run)
+    except reading.NoResults as exc:
         return results.record_error(run, Error.Category.NO_RESULTS, str(exc))
     except PipelineResultsError as exc:
         return results.record_error(run, Error.Category.INVALID_RESULTS, str(exc))
-    return results.record_result(run, reading)
+    return results.record_result(run, found)
 
 
 __all__ = ["run_pair", "run_process", "kill_tree", "subprocess_environment"]

@@ -14,7 +14,7 @@ from repository.models import (
     VerificationResult,
     WorkerEnvironment,
 )
-from runner import execute, results
+from runner import execute
 from runner.execute import run_pair
 from tests.fixtures.runner.cast import (
     BULK_2020,
@@ -239,8 +239,8 @@ def test_a_hanging_test_is_killed_at_the_limit_with_its_children(al_model, tmp_p
     assert not any(process_alive(p) for p in children)
 
 
-def test_a_test_that_prints_without_end_is_capped(al_model, monkeypatch):
-    monkeypatch.setattr(results, "OUTPUT_LIMIT", 1 << 20)
+def test_a_test_that_prints_without_end_is_capped(al_model, settings):
+    settings.RUNNER_OUTPUT_LIMIT = 1 << 20
     # 200 MB through the pipe; 1 MiB of it on disk.
     test = made_test("Chatty__TE_000000000732_000", {"pipeline.stdin.tpl": "", "runner": """
         #!/bin/sh

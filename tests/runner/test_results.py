@@ -7,7 +7,7 @@ from django.utils import timezone
 from kimsite import config
 from repository import storage
 from repository.models import Error, Property, PropertyValue, TestResult
-from runner import results
+from runner import formats, reading, results
 from runner.execute import run_pair
 from tests.fixtures.runner.cast import installed_model, made_test
 
@@ -33,15 +33,19 @@ def test_item(repository_dir):
     return made_test("Reader__TE_000000000901_000", {"pipeline.stdin.tpl": "", "runner": "#!/bin/sh\n"})
 
 
-def scratch_run(test_item, model, tmp_path, results_text=None) -> results.Run:
+def scratch_run(test_item, model, tmp_path, results_text=None) -> reading.Run:
     scratch = tmp_path / "scratch"
     (scratch / "output").mkdir(parents=True)
     for name in (config.STDOUT_FILE, config.STDERR_FILE, config.KIM_LOG_FILE):
         (scratch / name).write_text(f"{name} text\n")
     if results_text is not None:
         (scratch / "output" / config.RESULTS_FILE).write_text(results_text)
-    return results.Run(runner_item=test_item, model=model, created_at=timezone.now(), scratch=scratch,
+    return reading.Run(runner_item=test_item, model=model, created_at=timezone.now(), scratch=scratch,
                        stdin_text="input\n", exit_code=0, runtime=0.5, usertime=0.25, memmax=20000)
+
+
+def read(run: reading.Run) -> reading.Reading:
+    return formats.of(run.runner_item).read_results(run)
 
 
 def result_folders(kind: str) -> list:
@@ -52,7 +56,7 @@ def result_folders(kind: str) -> list:
 def test_a_valid_reading_becomes_a_result_with_property_values(test_item, model, tmp_path):
     run = scratch_run(test_item, model, tmp_path, VALID)
     (run.scratch / "output" / "extra.dat").write_text("1 2 3\n")
-    result = results.record_result(run, results.read_results(run))
+    result = results.record_result(run, read(run))
     assert result.values.get(key="a").quantity == (4.05, "angstrom")
     assert result["a"] == (4.05, "angstrom")
     assert (result.path / "output" / "extra.dat").read_text() == "1 2 3\n"
@@ -63,42 +67,42 @@ def test_a_valid_reading_becomes_a_result_with_property_values(test_item, model,
 def test_property_definitions_of_the_database_validate_results(test_item, model, tmp_path):
     tag = "tag:someone@example.org,2026-01-01:property/dimer-energy"
     text = f'[{{"property-id" "{tag}" "instance-id" 1 "energy" {{"source-value" -1.5 "source-unit" "eV"}}}}]'
-    with pytest.raises(results.InvalidResults, match="fail validation"):
-        results.read_results(scratch_run(test_item, model, tmp_path, text))
+    with pytest.raises(reading.InvalidResults, match="fail validation"):
+        read(scratch_run(test_item, model, tmp_path, text))
     Property.objects.create(kim_id="DimerEnergy__PR_000000000911_000", property_id=tag,
                             short_name="dimer-energy", definition={
                                 "property-id": tag, "property-title": "Dimer energy",
                                 "property-description": "Energy of a dimer.",
                                 "energy": {"type": "float", "has-unit": True, "extent": [],
                                            "required": True, "description": "The energy."}})
-    reading = results.read_results(scratch_run(test_item, model, tmp_path / "again", text))
-    assert reading.instances[0]["energy"]["source-value"] == -1.5
+    found = read(scratch_run(test_item, model, tmp_path / "again", text))
+    assert found.instances[0]["energy"]["source-value"] == -1.5
 
 
 def test_a_failed_database_write_leaves_no_folder(test_item, model, tmp_path, monkeypatch):
     run = scratch_run(test_item, model, tmp_path, VALID)
-    reading = results.read_results(run)
+    found = read(run)
 
     def broken(*args, **kwargs):
         raise DatabaseError("disk full (forced by the test)")
 
     monkeypatch.setattr(PropertyValue.objects, "bulk_create", broken)
     with pytest.raises(DatabaseError):
-        results.record_result(run, reading)
+        results.record_result(run, found)
     assert not TestResult.objects.exists()
     assert result_folders("tr") == []  # neither the result nor a staging folder
 
 
 def test_a_failed_publish_leaves_no_row(test_item, model, tmp_path, monkeypatch):
     run = scratch_run(test_item, model, tmp_path, VALID)
-    reading = results.read_results(run)
+    found = read(run)
 
     def broken(staging, final):
         raise OSError("rename refused (forced by the test)")
 
     monkeypatch.setattr(storage, "publish_folder", broken)
     with pytest.raises(OSError):
-        results.record_result(run, reading)
+        results.record_result(run, found)
     assert not TestResult.objects.exists() and not PropertyValue.objects.exists()
     assert result_folders("tr") == []
 
@@ -133,11 +137,11 @@ def test_an_error_folder_keeps_the_exception_and_the_tails(test_item, model, tmp
 def test_pipeline_out_is_read_and_checked(tmp_path):
     path = tmp_path / "pipeline.out"
     path.write_text("lattice_constant : PR_000000000301_000\n\n# comment\nenergy:PR_000000000302\n")
-    assert results.read_pipeline_out(path) == {"lattice_constant": "PR_000000000301_000",
+    assert reading.read_pipeline_out(path) == {"lattice_constant": "PR_000000000301_000",
                                                "energy": "PR_000000000302"}
     path.write_text("lattice_constant = PR_000000000301_000\n")
-    with pytest.raises(results.InvalidResults) as caught:
-        results.read_pipeline_out(path)
+    with pytest.raises(reading.InvalidResults) as caught:
+        reading.read_pipeline_out(path)
     assert caught.value.line == 1
 
 

@@ -8,7 +8,7 @@ from repository.errors import PipelineError
 from repository.models import Model, Test, TestResult, VerificationCheck, kim_obj
 from runner import director
 from runner.execute import run_pair
-from runner.results import outcome_summary
+from runner.summary import outcome_summary
 
 
 def resolve(text: str, kinds: tuple, what: str):

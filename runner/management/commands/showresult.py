@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from repository import kimcodes
 from repository.models import Error, TestResult, VerificationResult
 from runner.management.commands.runpair import print_summary, resolve
-from runner.results import outcome_summary
+from runner.summary import outcome_summary
 
 
 class Command(BaseCommand):
