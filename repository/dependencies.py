@@ -222,16 +222,6 @@ def resolve_test(text: str):
     return Test.objects.lineage(found.code).order_by("-version").first()
 
 
-def latest_upstream(test) -> list:
-    """The latest version of each lineage ``test`` depends on: the edges check_graph follows.
-
-    The runner reads an upstream's latest result, so a dependency on one version of a lineage is
-    a dependency on the lineage: a new version of it inherits the edges into it.
-    """
-    numbers = set(test.depends_on.values_list("number", flat=True))
-    return list(Test.objects.filter(number__in=numbers).latest_versions())
-
-
 def check_graph(test, upstream_of: Callable[[object], Iterable[object]], *, bound: int) -> None:
     """Refuse a cycle or a chain of more than ``bound`` edges above ``test``, naming the tests.
 

@@ -60,7 +60,7 @@ def _resolve(model_class, text: str, spec: ItemSpec, what: str):
 def _check_graph(item: Test, spec: ItemSpec) -> None:
     """Refuse a cycle (a new version can close one) or too deep a chain above this test."""
     try:
-        dependencies.check_graph(item, dependencies.latest_upstream, bound=settings.PIPELINE_MAX_DEPENDENCY_DEPTH)
+        dependencies.check_graph(item, Test.latest_upstream, bound=settings.PIPELINE_MAX_DEPENDENCY_DEPTH)
     except PipelineDependencyError as exc:
         raise reject(f"refused: {exc.reason}", spec.folder, str(spec.code)) from exc
 
