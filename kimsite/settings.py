@@ -130,6 +130,12 @@ BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 900)
 RUNNER_OUTPUT_LIMIT = env_int("RUNNER_OUTPUT_LIMIT", 32 * 1024 * 1024)
 #: Seconds between two calls of run_pair's heartbeat while a runner runs (a job's lease renewal).
 PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 10)
+#: Seconds one render of an input template may take (a template looping for ever is a template fault).
+PIPELINE_RENDER_TIMEOUT = env_int("PIPELINE_RENDER_TIMEOUT", 30)
+#: Longest string or list a template may build with ``*`` (a memory bomb is a template fault).
+PIPELINE_TEMPLATE_MAX_SEQUENCE = env_int("PIPELINE_TEMPLATE_MAX_SEQUENCE", 10_000_000)
+#: Largest exponent a template may use with ``**`` (huge integers are a CPU bomb).
+PIPELINE_TEMPLATE_MAX_EXPONENT = env_int("PIPELINE_TEMPLATE_MAX_EXPONENT", 1_000)
 
 # django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
 # Q_CLUSTER is read once at import; tests use kimsite.settings_test.

@@ -5,7 +5,8 @@ import os
 
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from repository import kimcodes
@@ -282,17 +283,15 @@ def test_a_dependency_that_does_not_exist_is_missing_data(model, repository_dir)
         required_upstream(item, model)
 
 
-def test_a_template_that_loops_for_ever_is_stopped(test_item, model, monkeypatch):
-    import runner.template
-
-    monkeypatch.setattr(runner.template, "RENDER_TIMEOUT", 0.5)
+def test_a_template_that_loops_for_ever_is_stopped(test_item, model, settings):
+    settings.PIPELINE_RENDER_TIMEOUT = 0.5
     source = ("start\n@[ for i in range(100000) ]@@[ for j in range(100000) ]@"
               "@[ endfor ]@@[ endfor ]@\n")
     with pytest.raises(PipelineTemplateError, match="longer than 0.5 s"):
         render(source, test_item, model)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet="@<>[]#{}%-+ abc\n\t", max_size=60))
 def test_2012_text_without_directives_comes_out_unchanged(test_item, model, text):
     assert render(text, test_item, model, syntax="2012") == text

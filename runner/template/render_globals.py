@@ -1,0 +1,211 @@
+"""The globals of one render (``path``, ``query``, ``get_test_result``, ``kim2012_data``, …) and
+the upstream results they read, recorded as the run's provenance."""
+
+from repository import kimcodes, storage
+from repository.errors import (
+    InvalidKIMID,
+    PipelineDataMissing,
+    PipelineSearchError,
+    PipelineTemplateError,
+)
+from repository.models import ReferenceDatum, TestResult
+from runner import build
+from runner.template.lookups import (
+    instances_of,
+    pair_result,
+    property_matches,
+    resolve_item,
+    result_by_id,
+    simple_value,
+)
+from runner.template.units import convert
+
+
+def _kim_ids(argument, what: str) -> list[str]:
+    if isinstance(argument, str):
+        argument = [argument]
+    if not isinstance(argument, (list, tuple)) or not argument:
+        raise PipelineTemplateError(f"{what} must be a list of KIM IDs, not {argument!r}")
+    return [str(a) for a in argument]
+
+
+class RenderState:
+    """The globals of one render, and what they read (the upstream results used)."""
+
+    def __init__(self, runner_item, model):
+        self.runner_item = runner_item
+        self.model = model
+        self.upstream: list[str] = []
+
+    def used(self, result) -> None:
+        if result.kim_id not in self.upstream:
+            self.upstream.append(result.kim_id)
+
+    def path(self, kim_id, executable: bool = False) -> str:
+        """Absolute path of an item's folder in the repository (2012: its executable if it has one).
+
+        An item built from source (a test driver with a CMakeLists.txt or Makefile) is given as
+        its built copy in the pipeline's build area, the only place outside the repository.
+        """
+        text = str(kim_id)
+        try:
+            code = kimcodes.parse_kim_code(text)
+        except InvalidKIMID as exc:
+            raise PipelineTemplateError(f"path(): {exc.reason}") from exc
+        if code.leader in kimcodes.RESULT_LEADERS:
+            raise PipelineTemplateError(f"path(): {text} is a result, not an item")
+        root = storage.repository_root().resolve()
+        kind = root / code.leader.lower()
+        candidates = [c for c in sorted(kind.glob(f"*{code.short}_[0-9][0-9][0-9]"))
+                      if kimcodes.is_kim_code(c.name)
+                      and kimcodes.parse_kim_code(c.name).lineage == code.lineage
+                      and (code.name is None or kimcodes.parse_kim_code(c.name).name == code.name)
+                      and (code.version is None or kimcodes.parse_kim_code(c.name).version == code.version)]
+        if not candidates:
+            raise PipelineTemplateError(f"path(): {text} has no folder in the repository")
+        folder = max(candidates, key=lambda c: kimcodes.parse_kim_code(c.name).version)
+        resolved = folder.resolve()
+        # A symlinked item folder must not lead out of the repository.
+        if not resolved.is_relative_to(root):
+            raise PipelineTemplateError(f"path(): {text} resolves outside the repository")
+        if not resolved.is_dir():
+            raise PipelineTemplateError(f"path(): {text} has no folder in the repository")
+        # A driver built from source is used from the pipeline's build area (its built copy).
+        built = build.built_folder(folder.name)
+        if built is not None:
+            resolved = built.resolve()
+            if not resolved.is_relative_to(build.build_area().resolve()):
+                raise PipelineTemplateError(f"path(): the build of {text} resolves outside the build area")
+        program = resolved / folder.name
+        if executable and program.is_file():
+            return str(program)
+        return str(resolved)
+
+    def get_test_result(self, test, model, prop, keys, units=None):
+        """kim_query.get_test_result answered from this database: one inner list per instance."""
+        tests, models_ = _kim_ids(test, "test"), _kim_ids(model, "model")
+        props = _kim_ids(prop, "prop") if not isinstance(prop, str) else [prop]
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        units = [None] * len(keys) if units is None else ([units] if isinstance(units, str) else list(units))
+        if len(units) != len(keys):
+            raise PipelineTemplateError(f"get_test_result(): {len(keys)} keys but {len(units)} units")
+        result = pair_result(tests[0], models_[0])
+        self.used(result)
+        rows = []
+        for instance in instances_of(result, props[0]):
+            row = []
+            for key, unit in zip(keys, units, strict=True):
+                if key not in instance:
+                    raise PipelineTemplateError(f"get_test_result(): {result.kim_id} has no key "
+                                                f"{key!r} in {props[0]}")
+                entry = instance[key]
+                value = entry.get("source-value")
+                if unit is not None:
+                    value = convert(value, entry.get("source-unit"), unit)
+                row.append(value)
+            rows.append(row)
+        return rows
+
+    def query(self, params):
+        """A small subset of the OpenKIM query API over this database's results (database "data")."""
+        params = dict(params or {})
+        if params.get("database", "data") != "data":
+            raise PipelineTemplateError("query(): only database \"data\" is answered here")
+        filters = dict(params.get("query") or {})
+        # The shared definition of a pair's current outcome; the copied lineage and version
+        # columns make each filter exact and indexed.
+        rows = TestResult.objects.current().select_related("test", "model").order_by("-created_at")
+        prop = None
+        for key, wanted in filters.items():
+            if key == "property-id":
+                prop = str(wanted)
+            elif key in ("meta.runner.kimcode", "meta.test.kimcode"):
+                rows = rows.filter(**self._code_filter("runner", wanted))
+            elif key in ("meta.subject.kimcode", "meta.model.kimcode"):
+                rows = rows.filter(**self._code_filter("subject", wanted))
+            else:
+                raise PipelineTemplateError(f"query(): filter {key!r} is not supported here")
+        project = list(params.get("project") or [])
+        limit = int(params.get("limit") or 0)
+        found = []
+        for result in rows:
+            instances = [i for i in result.instances if prop is None or property_matches(i, prop)]
+            if instances:
+                self.used(result)
+            for instance in instances:
+                found.append(self._project(instance, result, project))
+                if limit and len(found) >= limit:
+                    return found
+        return found
+
+    @staticmethod
+    def _code_filter(side: str, wanted) -> dict:
+        try:
+            code = kimcodes.parse_kim_code(str(wanted))
+        except InvalidKIMID as exc:
+            raise PipelineTemplateError(f"query(): {exc.reason}") from exc
+        found = {f"{side}_number": code.number}
+        if code.version is not None:
+            found[f"{side}_version"] = code.version
+        return found
+
+    @staticmethod
+    def _project(instance: dict, result, project: list):
+        meta = {"meta.runner.kimcode": result.test.kim_id, "meta.subject.kimcode": result.model.kim_id,
+                "meta.uuid": result.kim_id}
+        if not project:
+            return {**instance, "meta": {"runner": {"kimcode": result.test.kim_id},
+                                         "subject": {"kimcode": result.model.kim_id},
+                                         "uuid": result.kim_id}}
+        row = []
+        for name in project:
+            if name in meta:
+                row.append(meta[name])
+                continue
+            key, _, part = name.partition(".")
+            entry = instance.get(key)
+            if not isinstance(entry, dict):
+                row.append(entry)
+            elif part == "si-value":
+                row.append(convert(entry.get("source-value"), entry.get("source-unit"), "SI"))
+            else:
+                row.append(entry.get(part or "source-value"))
+        return row[0] if len(row) == 1 else row
+
+    def kim2012_data(self, first, second=None, third=None):
+        """The target of the 2012 ``@DATA[RD]``, ``@DATA[TR][PR]`` and ``@DATA[TE][MO][PR]``."""
+        if third is not None:
+            result, prop = pair_result(first, second), third
+        elif second is not None:
+            try:
+                result = result_by_id(first)
+            except InvalidKIMID as exc:
+                raise PipelineTemplateError(f"@DATA: {exc.reason}") from exc
+            if result is None:
+                raise PipelineDataMissing(f"@DATA: no test result {first}", kim_id=first)
+            prop = second
+        else:
+            try:
+                datum = resolve_item(ReferenceDatum, first, "@DATA")
+            except PipelineSearchError as exc:
+                raise PipelineDataMissing(f"@DATA: {exc.reason}", kim_id=first) from exc
+            values = [simple_value(i) for i in datum.data]
+            return values[0] if len(values) == 1 else values
+        self.used(result)
+        values = [simple_value(i) for i in instances_of(result, prop)]
+        if not values:
+            # As in 2012: a missing property of the pair's result is missing data.
+            raise PipelineDataMissing(f"@DATA: result {result.kim_id} has no property {prop}",
+                                      kim_id=result.kim_id)
+        return values[0] if len(values) == 1 else values
+
+    def globals(self) -> dict:
+        return {
+            "MODELNAME": self.model.kim_id,
+            "TESTNAME": self.runner_item.kim_id,
+            "path": self.path,
+            "query": self.query,
+            "get_test_result": self.get_test_result,
+            "convert": convert,
+            "kim2012_data": self.kim2012_data,
+        }
