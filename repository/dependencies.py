@@ -41,12 +41,15 @@ _RUNNER_REGEX_RE = re.compile(
 RUNNER_KEYS = ("meta.runner.kimcode", "meta.test.kimcode")
 SUBJECT_KEYS = ("meta.subject.kimcode", "meta.model.kimcode")
 
-# Parsing only (never rendering): the KIM delimiters, so templates read exactly as the runner's.
-_PARSER = Environment(
-    variable_start_string="@<", variable_end_string=">@",
-    block_start_string="@[", block_end_string="]@",
-    comment_start_string="@#", comment_end_string="#@",
-)
+#: The KIM template delimiters (KIM-FACTS.md), as jinja2 Environment keyword arguments: the
+#: runner's sandbox renders with them, this module parses with them.
+TEMPLATE_DELIMITERS = {
+    "variable_start_string": "@<", "variable_end_string": ">@",
+    "block_start_string": "@[", "block_end_string": "]@",
+    "comment_start_string": "@#", "comment_end_string": "#@",
+}
+# Parsing only, never rendering: no sandbox needed.
+_PARSER = Environment(**TEMPLATE_DELIMITERS)
 
 
 @dataclass(frozen=True)
