@@ -1,10 +1,8 @@
 """``manage.py importrepo``: exit status, what it prints, the KIM API collections, its log file."""
 
 import os
-import shutil
 import subprocess
 import sys
-import types
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -38,24 +36,22 @@ def test_missing_repository_folder_is_a_command_error(tmp_path, repository_dir):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("importrepo", str(tmp_path / "nowhere"), "--no-progress")
 
-def test_kim_collections_are_registered_before_the_folders(source, repository_dir, monkeypatch):
-    # A stand-in for repository.installed (another module's job): it registers the model driver
-    # that the repository's model names, which only works if it runs before the folders.
-    installed = types.ModuleType("repository.installed")
-
-    def register_installed_items():
-        ModelDriver.objects.create(kim_id=b.MD, collection="system")
-        return {"created": 1}
-
-    installed.register_installed_items = register_installed_items
-    monkeypatch.setitem(sys.modules, "repository.installed", installed)
-    shutil.rmtree(source / "md")
+@pytest.mark.kimapi
+def test_kim_collections_are_registered_before_the_folders(source, repository_dir):
+    # A repository model driven by a driver only the KIM API has installed: it imports only if
+    # the collections are registered first.
+    installed_driver = "EAM_Dynamo__MD_120291908751_005"
+    driven = "EAM_Dynamo_Test_Cu__MO_000000000032_000"
+    b.item_2020(source, driven, species=["Cu"], model_driver=installed_driver, kim_api_version="2.3")
     out = Text()
 
     call_command("importrepo", str(source), "--kim-collections", "--no-progress", stdout=out)
 
-    assert "KIM API collections: {'created': 1}" in out.text
-    assert Model.objects.get(kim_id=b.MO).driver.collection == "system"
+    assert "KIM API collections: {" in out.text
+    driver = Model.objects.get(kim_id=driven).driver
+    assert (driver.kim_id, driver.collection) == (installed_driver, "system")
+    assert f"{len(b.ALL_ITEMS) + 1} created, 0 updated, 0 unchanged, 0 rejected" in out.text
+
 
 def test_progress_bar_goes_to_stderr(source, repository_dir, capsys):
     import_repository(source, progress=True)
