@@ -50,6 +50,9 @@ class Outcome(models.Model):
             # latest_per_pair() and current(): a pair's rows by lineage pair, then versions.
             models.Index(fields=["runner_number", "subject_number", "runner_version",
                                  "subject_version"], name="%(class)s_pair"),
+            # A new model against every test: the director's current_outcome_keys(tests, [model])
+            # and the template's query() by meta.subject select a subject's rows.
+            models.Index(fields=["subject_number", "runner_number"], name="%(class)s_subject"),
             # Newest first (Meta.ordering): the admin lists and their date hierarchy, the home
             # page's recent results, the template's query() over results.
             models.Index(fields=["-created_at"], name="%(class)s_created"),

@@ -2,7 +2,7 @@
 
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from repository.errors import InvalidKIMID, PipelineSearchError
 from repository.models import (
@@ -160,3 +160,19 @@ def test_outcome_refuses_a_wrong_leader():
     with pytest.raises(InvalidKIMID, match="expected TR"):
         TestResult.objects.create(kim_id="ER_000000000009_000", test=test, model=model, created_at=NOW)
     assert not TestResult.objects.exists()
+
+
+@pytest.mark.parametrize("table, wanted", [
+    (TestResult, {"testresult_created": ["created_at"], "testresult_subject": ["subject_number", "runner_number"]}),
+    (VerificationResult, {"verificationresult_created": ["created_at"],
+                          "verificationresult_subject": ["subject_number", "runner_number"]}),
+    (Error, {"error_created": ["created_at"], "error_subject": ["subject_number", "runner_number"]}),
+])
+def test_outcome_tables_have_the_indexes_their_orderings_and_subject_lookups_need(table, wanted):
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table._meta.db_table)
+    assert {name: found[name]["columns"] for name in wanted if name in found} == wanted
+    if connection.vendor == "sqlite":
+        # The newest-first lists read the index instead of sorting the whole table.
+        plan = str(table.objects.order_by("-created_at")[:20].explain())
+        assert "_created" in plan and "TEMP B-TREE" not in plan
