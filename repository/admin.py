@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from repository import dependencies, kimcodes
 from repository.errors import InvalidKIMID, PipelineDependencyError
+from repository.importer import checks as importer_checks
 from repository.models import (
     Error,
     MatchVerdict,
@@ -106,6 +107,16 @@ class KIMItemForm(forms.ModelForm):
             return str(kimcodes.parse_kim_code(text, leader=leaders, require_version=True))
         except InvalidKIMID as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+    def clean_timeout(self):
+        """Tests and checks: refuse a timeout the cluster would cut short, as the importer does."""
+        value = self.cleaned_data.get("timeout")
+        longest, job_timeout, margin = importer_checks.allowed_timeout()
+        if value is not None and value > longest:
+            raise forms.ValidationError(
+                f"timeout {value} s is more than the cluster allows: JOB_TIMEOUT is "
+                f"{job_timeout} s, less a margin of {margin} s leaves {longest} s")
+        return value
 
 
 class TestForm(KIMItemForm):

@@ -227,3 +227,16 @@ def test_editing_a_test_refuses_upstream_that_closes_a_dependency_cycle(admin_cl
     assert response.status_code == 302
     assert set(phonon.depends_on.all()) == {elastic, lattice}
 
+
+
+def test_a_test_timeout_longer_than_the_cluster_allows_is_refused_naming_both(admin_client, settings):
+    settings.JOB_TIMEOUT = 400
+    test = make_test()
+    form = {**_test_form(test, []), "timeout": "1000"}
+    response = admin_client.post(url(Test, "change", test.pk), form)
+    errors = str(response.context["adminform"].form.errors["timeout"])
+    assert "1000 s" in errors and "JOB_TIMEOUT is 400 s" in errors
+    assert Test.objects.get(pk=test.pk).timeout is None
+    response = admin_client.post(url(Test, "change", test.pk), {**form, "timeout": "200"})
+    assert response.status_code == 302
+    assert Test.objects.get(pk=test.pk).timeout == 200
