@@ -7,5 +7,11 @@ class RunnerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from repository.signals import items_imported
+
         # Registers the queue-settings check (retry must exceed timeout).
         from runner import checks  # noqa: F401
+        from runner.build import build_imported
+
+        # Runners shipped as source are built when imported, not inside a job.
+        items_imported.connect(build_imported, dispatch_uid="runner.build.build_imported")

@@ -1,18 +1,15 @@
 """Run one (runner, model) pair end to end: the one path of the command line, the queue and the admin.
 
-Match, build, render, run the executable in a fresh scratch folder under a wall-clock limit,
-then keep a TestResult / VerificationResult or a categorised Error (``runner.results``).
+Match, find the runner's build (made at import by ``runner.build``, never here), render, run
+the executable in a fresh scratch folder under a wall-clock limit (``runner.processes``), then
+keep a TestResult / VerificationResult or a categorised Error (``runner.results``).
 """
 
 import logging
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from django.utils import timezone
@@ -27,129 +24,9 @@ from repository.errors import (
 )
 from repository.matching import match
 from repository.models import Error, Model
-from runner import build, formats, provenance, reading, results, template
+from runner import build, formats, processes, provenance, reading, results, template
 
 logger = logging.getLogger("pipeline.runner")
-
-def scratch_root() -> Path:
-    """Where runs happen: never inside the KIM API build area (the cwd is a KIM API collection)."""
-    return Path(config.KIM_DIR) / "scratch"
-
-
-# ---------------------------------------------------------------------------------------------
-# Running a process
-
-
-@dataclass
-class ProcessRecord:
-    exit_code: int | None
-    timed_out: bool
-    runtime: float
-    usertime: float | None
-    memmax: int | None  # KiB
-    output: dict
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (read from /proc), including those in other sessions."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read().decode(errors="replace")
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        fields = stat[stat.rfind(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL the process group of ``pid`` and every descendant that left it."""
-    stray = _descendants(pid)
-    for target in [pid, *stray]:
-        try:
-            os.killpg(target, signal.SIGKILL) if target == pid else os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _drain(stream, path: Path, limit: int, record: dict) -> None:
-    """Copy a pipe to a file up to ``limit`` bytes; read and drop the rest so the child never blocks."""
-    seen = kept = 0
-    fd = stream.fileno()
-    with open(path, "wb") as out:
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += len(chunk)
-            if kept < limit:
-                part = chunk[: limit - kept]
-                out.write(part)
-                kept += len(part)
-    record.update(bytes=seen, kept=kept, truncated=seen > kept)
-
-
-def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path: Path,
-                stderr_path: Path, env: dict, timeout: float, limit: int) -> ProcessRecord:
-    """Run ``command`` in its own session with a wall-clock limit; account time and memory."""
-    output = {"stdout": {}, "stderr": {}}
-    timed_out = threading.Event()
-    started = time.monotonic()
-    with open(stdin_path, "rb") as stdin:
-        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                   start_new_session=True, close_fds=True)
-    readers = [
-        threading.Thread(target=_drain, args=(process.stdout, stdout_path, limit, output["stdout"]),
-                         daemon=True),
-        threading.Thread(target=_drain, args=(process.stderr, stderr_path, limit, output["stderr"]),
-                         daemon=True),
-    ]
-
-    def expire():
-        timed_out.set()
-        kill_tree(process.pid)
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    try:
-        for reader in readers:
-            reader.start()
-        timer.start()
-        # WNOWAIT leaves the runner a zombie: its pid (and so its group id) cannot be reused
-        # while we kill what it left behind.
-        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-        runtime = time.monotonic() - started
-    finally:
-        timer.cancel()
-        if timer.is_alive():
-            timer.join()
-        kill_tree(process.pid)
-        # wait4 rather than Popen.wait: it reaps and returns the rusage (user time, max RSS).
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        for reader in readers:
-            reader.join(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            stream.close()
-    return ProcessRecord(
-        exit_code=process.returncode, timed_out=timed_out.is_set(), runtime=runtime,
-        usertime=usage.ru_utime, memmax=usage.ru_maxrss, output=output,
-    )
-
 
 def subprocess_environment() -> dict:
     """The environment of a runner: the KIM API's, with the project's .venv/bin first on PATH."""
@@ -170,7 +47,8 @@ def timeout_of(runner_item) -> int:
 
 
 def _make_scratch(runner_item, model) -> Path:
-    root = scratch_root()
+    # Under this worker's own folder (scratch/<host>+<pid>/), so runner.cleanup knows whose it is.
+    root = processes.owner_scratch()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{runner_item.kim_id}__{model.kim_id}.", dir=root))
     shutil.copytree(runner_item.path, scratch, symlinks=True, dirs_exist_ok=True)
@@ -186,16 +64,23 @@ def executable_of(runner_item, scratch: Path, built: Path | None) -> Path:
     return scratch / formats.of(runner_item).executable_name(runner_item)
 
 
-def run_pair(runner_item, model: Model, *, rebuild: bool = False):
+def run_pair(runner_item, model: Model, *, rebuild: bool = False,
+             heartbeat: Callable[[], None] | None = None):
     """Run ``runner_item`` (a Test or VerificationCheck) on ``model``; return what was kept.
 
     Returns a TestResult, a VerificationResult, or an Error whose ``category`` says what went
-    wrong. Only a failure to write the outcome itself raises.
+    wrong. Only a failure to write the outcome itself raises, and what ``heartbeat`` raises:
+    it is called about every PIPELINE_HEARTBEAT_SECONDS while the runner runs (the queue
+    extends the job's lease); if it raises, the runner is killed, nothing is kept, and its
+    exception propagates. ``rebuild`` (the command line's ``runpair --rebuild``) builds the
+    runner again first; otherwise a run never builds (builds happen at import).
     """
     run = reading.Run(runner_item=runner_item, model=model, created_at=timezone.now(),
                       timeout=timeout_of(runner_item))
     try:
-        return _run(run, rebuild=rebuild)
+        return _run(run, rebuild=rebuild, heartbeat=heartbeat)
+    except processes.HeartbeatFailed as exc:
+        raise exc.cause from None
     except PipelineDataMissing as exc:
         return results.record_error(run, Error.Category.DEPENDENCY, str(exc))
     except PipelineTemplateError as exc:
@@ -211,18 +96,22 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False):
             shutil.rmtree(run.scratch, ignore_errors=True)
 
 
-def _run(run: reading.Run, *, rebuild: bool):
+def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     runner_item, model = run.runner_item, run.model
     verdict = match(runner_item, model)
     if not verdict.ok:
         return results.record_error(run, Error.Category.MISMATCH,
                                     f"{runner_item.kim_id} does not match {model.kim_id} "
                                     f"(rule {verdict.rule}): {verdict.reason}")
-    built = build.ensure_built(runner_item, rebuild=rebuild)
     driver = getattr(runner_item, "driver", None)
-    if driver is not None and build.needs_build(driver):
-        # The test reaches its driver with path(): build it first, once per version.
-        build.ensure_built(driver, rebuild=rebuild)
+    if rebuild:
+        for item in (driver, runner_item):
+            if item is not None:
+                build.ensure_built(item, rebuild=True)
+    # The test reaches its driver with path(): the driver's build must exist too.
+    if driver is not None:
+        build.built_executable(driver)
+    built = build.built_executable(runner_item)
     missing = template.missing_upstream(runner_item, model)
     if missing:
         pairs = ", ".join(f"({test.kim_id}, {subject.kim_id})" for test, subject in missing)
@@ -248,10 +137,11 @@ def _run(run: reading.Run, *, rebuild: bool):
 
     logger.info("running %s × %s in %s", runner_item.kim_id, model.kim_id, run.scratch)
     try:
-        record = run_process(
+        record = processes.run_process(
             [str(executable)], cwd=run.scratch, stdin_path=stdin_path,
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
             env=subprocess_environment(), timeout=run.timeout, limit=reading.output_limit(),
+            run_tag=f"{processes.owner()}/{run.scratch.name}", heartbeat=heartbeat,
         )
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.
@@ -278,4 +168,4 @@ def _run(run: reading.Run, *, rebuild: bool):
     return results.record_result(run, found)
 
 
-__all__ = ["run_pair", "run_process", "kill_tree", "subprocess_environment"]
+__all__ = ["run_pair", "subprocess_environment", "timeout_of"]

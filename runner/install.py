@@ -14,6 +14,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from kimsite import config
@@ -21,14 +22,14 @@ from repository import kimapi, kimcodes, storage
 from repository.errors import InvalidKIMID, PipelineBuildError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
+from runner import build as runner_build
+from runner import processes
 from runner.models import Build
 
 log = logging.getLogger("pipeline.install")
 
 KIND_FOR_LEADER = {"MD": "model-driver", "MO": "portable-model", "SM": "simulator-model"}
 TOOL = "kim-api-collections-management"
-#: Seconds one item may take to configure, compile, test and install.
-BUILD_TIMEOUT = 900
 #: Characters of the build log kept on the Error row.
 LOG_TAIL = 6000
 _FORTRAN_SUFFIXES = {".f", ".f90", ".F90", ".F", ".f03", ".f08"}
@@ -61,7 +62,7 @@ def install_item(item, *, rebuild: bool = False, replace_older: bool = True) -> 
         build, _ = Build.objects.update_or_create(
             kim_id=kim_id,
             defaults={"status": Build.Status.BUILDING, "content_hash": content_hash, "log": "",
-                      "artifact": "", "finished_at": None},
+                      "artifact": "", "finished_at": None, "owner": processes.owner()},
         )
         log.info("building %s from %s", kim_id, folder)
         try:
@@ -94,9 +95,10 @@ def install_items(items, *, rebuild: bool = False) -> list[Build]:
 
 
 def install_sources(*, rebuild: bool = False) -> dict[str, list[str]]:
-    """Build and install every latest Model and Model Driver of the repository that ships source.
+    """Build every latest item of the repository that ships source: models and model drivers
+    into the pipeline's KIM API collection, then test drivers, tests and checks (runner.build).
 
-    Unchanged installed items are left as they are; one failure is recorded and the others still
+    Unchanged items are left as they are; one failure is recorded and the others still
     build. Returns the KIM IDs ``{"installed": [...], "failed": [...]}``.
     """
     items = [item for row_class in (ModelDriver, Model) for item in row_class.objects.latest_versions()
@@ -111,6 +113,9 @@ def install_sources(*, rebuild: bool = False) -> dict[str, list[str]]:
             outcome["failed"].append(item.kim_id)
         else:
             outcome["installed"].append(item.kim_id)
+    runners = runner_build.build_sources(rebuild=rebuild)
+    outcome["installed"] += runners["built"]
+    outcome["failed"] += runners["failed"]
     return outcome
 
 
@@ -202,12 +207,13 @@ def _build_in_staging(folder: Path, kim_id: str, kind: str, staging: Path) -> tu
     command = [TOOL, "install", "user", str(folder)]
     try:
         process = subprocess.run(command, cwd=staging / "cwd", env=env, capture_output=True,
-                                 text=True, timeout=BUILD_TIMEOUT)
+                                 text=True, timeout=settings.BUILD_TIMEOUT,
+                                 preexec_fn=processes.child_setup())
     except FileNotFoundError:
         raise PipelineBuildError(f"{TOOL} is not installed (apt-get install libkim-api-dev)",
                                  kim_id=kim_id) from None
     except subprocess.TimeoutExpired:
-        raise PipelineBuildError(f"the build took more than {BUILD_TIMEOUT} s and was stopped",
+        raise PipelineBuildError(f"the build took more than {settings.BUILD_TIMEOUT} s and was stopped",
                                  kim_id=kim_id, path=folder) from None
     build_log = f"$ {' '.join(command)}\n{process.stdout}{process.stderr}"
     staged = staging / kimapi.COLLECTION_FOLDERS[kind] / kim_id
@@ -291,14 +297,3 @@ def _write_error_folder(error: Error, build_log: str) -> None:
         "message": error.message, "created-at": error.created_at.isoformat(),
     }, indent=2), encoding="utf-8")
     storage.publish_folder(staging, final)
-
-
-def uninstall(kim_id: str) -> bool:
-    """Remove an item from the pipeline's collection (never from the system collection)."""
-    code = kimcodes.parse_kim_code(kim_id, leader=tuple(KIND_FOR_LEADER), require_version=True)
-    target = kimapi.collection_dir(KIND_FOR_LEADER[code.leader]) / kim_id
-    if not target.is_dir():
-        return False
-    with _collection_lock():
-        shutil.rmtree(target)
-    return True

@@ -1,21 +1,54 @@
-"""``manage.py installitems``: build and install the repository's models and drivers shipped as source."""
+"""``manage.py installitems``: build the repository's items shipped as source.
+
+Models and model drivers are built and installed into the pipeline's KIM API collection; test
+drivers, tests and checks are built into the build area (``runner.build``), where runs find them.
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from runner.install import install_sources
+from repository import kimcodes
+from repository.errors import PipelineBuildError, PipelineError
+from repository.models import kim_obj
+from runner import build
+from runner.install import KIND_FOR_LEADER, install_item, install_sources
 
 
 class Command(BaseCommand):
-    help = ("Build every latest Model and Model Driver whose folder holds source (CMakeLists.txt) "
-            "and install it into the pipeline's KIM API collection; unchanged ones are skipped.")
+    help = ("Build every latest item whose folder holds source (models and model drivers into the "
+            "pipeline's KIM API collection; test drivers, tests and checks into the build area), "
+            "or only the items named; unchanged ones are skipped.")
 
     def add_arguments(self, parser):
+        parser.add_argument("kim_ids", nargs="*", metavar="KIM_ID",
+                            help="only these items (default: every latest item with source)")
         parser.add_argument("--rebuild", action="store_true", help="build even unchanged items")
 
-    def handle(self, *args, rebuild, **options):
-        outcome = install_sources(rebuild=rebuild)
+    def handle(self, *args, kim_ids, rebuild, **options):
+        outcome = self._named(kim_ids, rebuild) if kim_ids else install_sources(rebuild=rebuild)
         self.stdout.write(f"installed {len(outcome['installed'])}, failed {len(outcome['failed'])}")
         for kim_id in outcome["installed"]:
             self.stdout.write(f"  installed {kim_id}")
         if outcome["failed"]:
             raise CommandError(f"build failed: {', '.join(outcome['failed'])} (see their Errors)")
+
+    def _named(self, kim_ids: list[str], rebuild: bool) -> dict[str, list[str]]:
+        try:
+            items = [kim_obj(kim_id) for kim_id in kim_ids]
+        except PipelineError as exc:
+            raise CommandError(str(exc)) from exc
+        outcome = {"installed": [], "failed": []}
+        runners = [item for item in items
+                   if kimcodes.parse_kim_code(item.kim_id).leader not in KIND_FOR_LEADER]
+        for item in items:
+            if item in runners:
+                continue
+            try:
+                install_item(item, rebuild=rebuild)
+            except PipelineBuildError:
+                outcome["failed"].append(item.kim_id)
+            else:
+                outcome["installed"].append(item.kim_id)
+        built = build.build_items(runners, rebuild=rebuild)
+        outcome["installed"] += built["built"]
+        outcome["failed"] += built["failed"]
+        return outcome

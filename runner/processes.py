@@ -1,0 +1,315 @@
+"""Processes of a worker that never outlive their job: runners, builds, and what they leave.
+
+Three kernel guarantees, not threads of the worker, end them:
+
+* the runner gets a parent-death signal (``PR_SET_PDEATHSIG``), so a worker killed by the
+  cluster's timeout, the OOM killer or a SIGKILL takes its runner with it;
+* the worker is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so a grandchild that leaves
+  the runner's session is re-parented to the worker (not to init) and is killed and reaped
+  when the runner exits or times out;
+* every process of a run carries ``KIM_PIPELINE_RUN=<owner>/<scratch>`` in its environment,
+  so ``runner.cleanup`` finds the strays of a worker that died before it could kill them.
+
+An owner is ``host:pid`` (the node name of the job leases and the worker's pid).
+"""
+
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from kimsite import config
+
+#: From <linux/prctl.h>.
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+#: The environment variable that marks every process of one run (inherited by its children).
+RUN_VARIABLE = "KIM_PIPELINE_RUN"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, value: int) -> None:
+    if _libc.prctl(option, value, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl({option}, {value}): {os.strerror(errno)}")
+
+
+def node_name() -> str:
+    return settings.PIPELINE_NODE_NAME or socket.gethostname()
+
+
+def owner() -> str:
+    """``host:pid`` of this process, as Build.owner and scratch folders record it."""
+    return f"{node_name()}:{os.getpid()}"
+
+
+def parse_owner(text: str) -> tuple[str, int] | None:
+    host, sep, pid = text.rpartition(":")
+    if not sep or not pid.isdigit():
+        return None
+    return host, int(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` names a process that has not exited (a zombie counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def owner_dead(text: str) -> bool:
+    """True only for an owner of this host whose process is gone; another host's is unknown."""
+    parsed = parse_owner(text)
+    if parsed is None:
+        return False
+    host, pid = parsed
+    return host == node_name() and pid != os.getpid() and not pid_alive(pid)
+
+
+def become_subreaper() -> None:
+    """Orphans of this process's descendants are re-parented here (idempotent, per process)."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def child_setup() -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGKILL when this process (its forking thread) dies."""
+    parent = os.getpid()
+
+    def setup() -> None:
+        # In the child between fork and exec. PDEATHSIG fires when the forking *thread* exits:
+        # run_process forks from the thread that waits for the run, which lives as long as it.
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the worker died before prctl took effect
+            os._exit(1)
+    return setup
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and killing a run's processes
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields start after the last ')'.
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (read from /proc), including those in other sessions."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(entry)) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tagged(match: Callable[[str], bool]) -> list[int]:
+    """Pids of processes whose KIM_PIPELINE_RUN value satisfies ``match`` (own user's only)."""
+    marker = RUN_VARIABLE.encode() + b"="
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:  # gone, or another user's
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(marker) and match(item[len(marker):].decode(errors="replace")):
+                found.append(int(entry))
+                break
+    return found
+
+
+def _kill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _reap_adopted(pids) -> None:
+    """Reap the killed strays that were re-parented to this (subreaper) process."""
+    me = str(os.getpid())
+    for pid in pids:
+        fields = _stat_fields(str(pid))
+        if fields is not None and fields[1] == me:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def kill_tree(pid: int, run_tag: str | None = None) -> None:
+    """SIGKILL the process group of ``pid``, every descendant, and every process of ``run_tag``."""
+    stray = _descendants(pid)
+    if run_tag is not None:
+        stray += [p for p in tagged(lambda value: value == run_tag) if p not in stray and p != pid]
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _kill(stray)
+    _reap_adopted(stray)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running one process
+
+
+@dataclass
+class ProcessRecord:
+    exit_code: int | None
+    timed_out: bool
+    runtime: float
+    usertime: float | None
+    memmax: int | None  # KiB
+    output: dict
+
+
+class HeartbeatFailed(Exception):
+    """The heartbeat raised: the run was stopped; ``cause`` is what the heartbeat raised."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"the heartbeat failed: {cause}")
+        self.cause = cause
+
+
+def _drain(stream, path: Path, limit: int, record: dict) -> None:
+    """Copy a pipe to a file up to ``limit`` bytes; read and drop the rest so the child never blocks."""
+    seen = kept = 0
+    fd = stream.fileno()
+    with open(path, "wb") as out:
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += len(chunk)
+            if kept < limit:
+                part = chunk[: limit - kept]
+                out.write(part)
+                kept += len(part)
+    record.update(bytes=seen, kept=kept, truncated=seen > kept)
+
+
+def _wait(pidfd: int, started: float, timeout: float,
+          heartbeat: Callable[[], None] | None) -> bool:
+    """Wait for the exit (or the limit) in this thread; beat meanwhile. True when timed out."""
+    deadline = started + timeout
+    every = max(0.05, float(settings.PIPELINE_HEARTBEAT_SECONDS))
+    next_beat = started + every
+    while True:
+        now = time.monotonic()
+        wake = min(deadline, next_beat) if heartbeat is not None else deadline
+        # The pidfd is readable once the runner has exited: no polling, no timer thread.
+        ready, _, _ = select.select([pidfd], [], [], max(0.0, wake - now))
+        if ready:
+            return False
+        now = time.monotonic()
+        if now >= deadline:
+            return True
+        if heartbeat is not None and now >= next_beat:
+            try:
+                heartbeat()
+            except Exception as exc:
+                raise HeartbeatFailed(exc) from exc
+            next_beat = time.monotonic() + every
+
+
+def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path: Path,
+                stderr_path: Path, env: dict, timeout: float, limit: int, run_tag: str,
+                heartbeat: Callable[[], None] | None = None) -> ProcessRecord:
+    """Run ``command`` in its own session with a wall-clock limit; account time and memory.
+
+    Everything it started is killed when it exits, times out, or this call is interrupted
+    (e.g. by django-q2's timeout alarm); if this process dies, the kernel kills the runner.
+    """
+    become_subreaper()
+    output = {"stdout": {}, "stderr": {}}
+    env = {**env, RUN_VARIABLE: run_tag}
+    started = time.monotonic()
+    with open(stdin_path, "rb") as stdin:
+        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, cwd=cwd, env=env,
+                                   start_new_session=True, close_fds=True,
+                                   preexec_fn=child_setup())
+    readers = [
+        threading.Thread(target=_drain, args=(process.stdout, stdout_path, limit, output["stdout"]),
+                         daemon=True),
+        threading.Thread(target=_drain, args=(process.stderr, stderr_path, limit, output["stderr"]),
+                         daemon=True),
+    ]
+    pidfd = os.pidfd_open(process.pid)
+    timed_out = False
+    try:
+        for reader in readers:
+            reader.start()
+        timed_out = _wait(pidfd, started, timeout, heartbeat)
+        if timed_out:
+            kill_tree(process.pid, run_tag)
+        # WNOWAIT leaves the runner a zombie: its pid (and so its group id) cannot be reused
+        # while we kill what it left behind.
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        runtime = time.monotonic() - started
+    finally:
+        os.close(pidfd)
+        kill_tree(process.pid, run_tag)
+        # wait4 rather than Popen.wait: it reaps and returns the rusage (user time, max RSS).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        for reader in readers:
+            reader.join(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            stream.close()
+    return ProcessRecord(
+        exit_code=process.returncode, timed_out=timed_out, runtime=runtime,
+        usertime=usage.ru_utime, memmax=usage.ru_maxrss, output=output,
+    )
+
+
+def scratch_root() -> Path:
+    """Where runs happen: never inside the KIM API build area (the cwd is a KIM API collection)."""
+    return Path(config.KIM_DIR) / "scratch"
+
+
+def owner_scratch(owner_text: str | None = None) -> Path:
+    """This owner's folder of run folders: ``scratch/<host>+<pid>`` (``+``: no ':' in a cwd)."""
+    host, pid = parse_owner(owner_text or owner())
+    return scratch_root() / f"{host}+{pid}"
+
+
+def owner_of_scratch(folder: Path) -> str | None:
+    host, sep, pid = folder.name.rpartition("+")
+    return f"{host}:{pid}" if sep and pid.isdigit() else None
+
+
+__all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "owner", "owner_dead",
+           "become_subreaper", "child_setup", "tagged", "scratch_root", "owner_scratch", "owner_of_scratch",
+           "RUN_VARIABLE"]
