@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -17,6 +17,7 @@ from repository import dependencies, kimcodes
 from repository.errors import InvalidKIMID, PipelineDependencyError
 from repository.importer import checks as importer_checks
 from repository.models import (
+    RUNNER_FIELDS,
     Error,
     MatchVerdict,
     Model,
@@ -163,6 +164,13 @@ class KIMItemAdmin(admin.ModelAdmin):
 
     extra_readonly: tuple[str, ...] = ()
 
+    def get_search_results(self, request, queryset, search_term):
+        """An item's KIM ID (full or partial) is found by its parts, exactly; other text as Django does."""
+        term = search_term.strip()
+        if kimcodes.is_kim_code(term) and kimcodes.parse_kim_code(term).leader in self.model.leaders:
+            return queryset.matching_code(term), False
+        return super().get_search_results(request, queryset, search_term)
+
     def get_queryset(self, request):
         newer = self.model.objects.filter(number=OuterRef("number"), leader=OuterRef("leader"),
                                           version__gt=OuterRef("version"))
@@ -262,6 +270,36 @@ class WorkerEnvironmentAdmin(admin.ModelAdmin):
 
 class OutcomeAdmin(admin.ModelAdmin):
     """Results and errors: written by the pipeline; a curator only marks them stale."""
+
+    def get_search_results(self, request, queryset, search_term):
+        """A KIM ID is found exactly, through the indexed columns that hold it.
+
+        Django's search is ``LIKE '%…%'`` over every search field: a scan of a million rows,
+        joined to the item tables. A result ID is matched on ``kim_id``; a test's or check's
+        ID on the runner lineage (and version, if given); a model's on the subject's. Other
+        text (an error message, part of a name) is searched as Django does.
+        """
+        term = search_term.strip()
+        if not kimcodes.is_kim_code(term):
+            return super().get_search_results(request, queryset, search_term)
+        code = kimcodes.parse_kim_code(term)
+        runner_leaders = {RUNNER_FIELDS[f] for f in self.model.runner_fields}
+        if code.leader in self.model.leaders:
+            return queryset.matching_code(str(code.with_name(None))), False
+        if code.leader in runner_leaders:
+            side = "runner"
+        elif code.leader in Model.leaders:
+            side = "subject"
+        else:
+            side = None  # an ID of a kind this table's rows are not about
+        match = Q(pk__in=[])
+        if side is not None:
+            match = Q(**{f"{side}_number": code.number})
+            if code.version is not None:
+                match &= Q(**{f"{side}_version": code.version})
+        if code.name is not None and code.version is not None and hasattr(self.model, "built_item"):
+            match |= Q(built_item=str(code))  # the error of that item's build
+        return queryset.filter(match), False
 
     show_full_result_count = False
     list_per_page = 100

@@ -6,6 +6,7 @@ said), ``lookups`` (any KIM ID to its row). Import from here: ``from repository.
 """
 
 from repository.models.current import (
+    RUNNER_FIELDS,
     OutcomeQuerySet,
     current_outcome_keys,
     latest_outcome,
@@ -32,7 +33,7 @@ from repository.models.outcomes import Error, Outcome, PropertyValue, TestResult
 from repository.models.provenance import MatchVerdict, WorkerEnvironment
 
 __all__ = [
-    "MODEL_FOR_LEADER", "Error", "ItemQuerySet", "KIMItem", "MatchVerdict", "Model", "ModelDriver",
+    "MODEL_FOR_LEADER", "RUNNER_FIELDS", "Error", "ItemQuerySet", "KIMItem", "MatchVerdict", "Model", "ModelDriver",
     "Outcome", "OutcomeQuerySet", "Property", "PropertyValue", "ReferenceDatum", "RunsOnModels",
     "SimulatorModel", "SourceFormat", "Status", "Test", "TestDriver", "TestResult",
     "VerificationCheck", "VerificationResult", "WorkerEnvironment", "current_outcome_keys",

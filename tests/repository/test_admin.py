@@ -126,6 +126,34 @@ def test_search_by_kim_id_and_title(admin_client, cast):
     assert changelist_ids(admin_client, TestResult, q=cast["model"].kim_id) == {cast["tr"].kim_id}
 
 
+def test_search_for_a_kim_id_is_exact_and_scans_nothing(admin_client, cast):
+    cases = [
+        (TestResult, cast["tr"].kim_id, {cast["tr"].kim_id}),
+        (TestResult, "TR_000000000001", {cast["tr"].kim_id}),
+        (TestResult, cast["model"].kim_id, {cast["tr"].kim_id}),
+        (TestResult, cast["test"].kim_id, {cast["tr"].kim_id}),
+        (TestResult, cast["test_old"].kim_id, set()),        # another version of the test
+        (TestResult, "TE_000000000050", {cast["tr"].kim_id}),  # its lineage
+        (Error, cast["model"].kim_id, {cast["er"].kim_id}),
+        (VerificationResult, cast["check"].kim_id, {cast["vr"].kim_id}),
+        (VerificationResult, cast["test"].kim_id, set()),     # a test runs no checks
+        (Test, "TE_000000000050", {cast["test"].kim_id, cast["test_old"].kim_id}),
+        (Model, cast["simulator"].kim_id, {cast["simulator"].kim_id}),
+    ]
+    for model, term, expected in cases:
+        with CaptureQueriesContext(connection) as queries:
+            found = changelist_ids(admin_client, model, q=term)
+        assert found == expected, (model.__name__, term)
+        like = [q["sql"] for q in queries if " LIKE " in q["sql"].upper()]
+        assert like == [], (model.__name__, term, like)
+    build = Error.objects.create(kim_id="ER_000000000009_000", built_item=cast["md"].kim_id,
+                                 category="build", message="cmake failed", created_at=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        assert changelist_ids(admin_client, Error, q=cast["md"].kim_id) == {build.kim_id}
+    assert not [q for q in queries if " LIKE " in q["sql"].upper()]
+    assert changelist_ids(admin_client, Error, q="killed after") == {cast["er"].kim_id}
+
+
 def test_filters_species_latest_kind_and_status(admin_client, cast):
     assert changelist_ids(admin_client, Test, species="Al") == {cast["test_al"].kim_id}
     assert changelist_ids(admin_client, Test, latest="yes") == {cast["test"].kim_id, cast["test_al"].kim_id}
