@@ -144,6 +144,12 @@ def tagged(match: Callable[[str], bool]) -> list[int]:
     return found
 
 
+def kill_all(pids) -> None:
+    """SIGKILL these processes and reap those that were re-parented to this process."""
+    _kill(pids)
+    _reap_adopted(pids)
+
+
 def _kill(pids) -> None:
     for pid in pids:
         try:
@@ -312,4 +318,4 @@ def owner_of_scratch(folder: Path) -> str | None:
 
 __all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "owner", "owner_dead",
            "become_subreaper", "child_setup", "tagged", "scratch_root", "owner_scratch", "owner_of_scratch",
-           "RUN_VARIABLE"]
+           "RUN_VARIABLE", "kill_all", "pid_alive"]

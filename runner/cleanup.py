@@ -1,0 +1,64 @@
+"""What a dead worker left behind: its scratch folders, its "building" Build rows, its strays.
+
+A worker killed by the cluster's timeout, the OOM killer or a SIGKILL cannot clean up after
+itself; the kernel kills its runner (PR_SET_PDEATHSIG), and this pass, run once per worker
+process at its first task and at ``runpending`` start, removes the rest. Only owners of this
+host are judged: another host's pid says nothing here.
+"""
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+
+from runner import processes
+from runner.models import Build
+
+log = logging.getLogger("pipeline.runner")
+
+
+@dataclass
+class CleanupReport:
+    scratch_folders: list[str] = field(default_factory=list)  # removed owner folders
+    builds: list[str] = field(default_factory=list)  # KIM IDs of "building" rows removed
+    processes: list[int] = field(default_factory=list)  # stray pids killed
+
+    def __str__(self) -> str:
+        return (f"{len(self.scratch_folders)} scratch folders, {len(self.builds)} interrupted "
+                f"builds, {len(self.processes)} stray processes of dead workers")
+
+
+def _dead_run(value: str) -> bool:
+    """A KIM_PIPELINE_RUN value ``host:pid/<scratch>`` whose owner is dead."""
+    owner, _, _ = value.partition("/")
+    return processes.owner_dead(owner)
+
+
+def clean_dead_owners() -> CleanupReport:
+    """Kill the strays, then remove the scratch folders and the "building" rows, of dead owners."""
+    report = CleanupReport()
+    # Strays first: a grandchild that left the session may still write into its scratch folder.
+    report.processes = processes.tagged(_dead_run)
+    processes.kill_all(report.processes)
+    root = processes.scratch_root()
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            owner = processes.owner_of_scratch(folder)
+            if folder.is_dir() and owner is not None and processes.owner_dead(owner):
+                shutil.rmtree(folder, ignore_errors=True)
+                report.scratch_folders.append(folder.name)
+    for build in Build.objects.filter(status=Build.Status.BUILDING).exclude(owner=""):
+        if not processes.owner_dead(build.owner):
+            continue
+        # Removed, not failed: an interrupted build says nothing of the source, and without a
+        # row the next scan or installitems builds it again. Conditional on the row being
+        # unchanged, so a rebuild that started meanwhile stands.
+        removed, _ = Build.objects.filter(pk=build.pk, status=Build.Status.BUILDING,
+                                          owner=build.owner).delete()
+        if removed:
+            report.builds.append(build.kim_id)
+    if report.scratch_folders or report.builds or report.processes:
+        log.warning("cleanup: %s", report)
+    return report
+
+
+__all__ = ["CleanupReport", "clean_dead_owners"]

@@ -1,0 +1,172 @@
+"""A run's processes never outlive their job: real runners, real signals, real cleanup.
+
+In this process: a grandchild that left the session, django-q2's own timeout alarm, the
+heartbeat. The qcluster SIGKILL test is in test_process_lifetime_cluster.py.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from django_q.exceptions import TimeoutException
+from django_q.timeout import TimeoutHandler
+
+from repository.models import Error, TestResult
+from runner import cleanup, processes
+from runner.execute import run_pair
+from runner.models import Build
+from tests.fixtures.runner.cast import installed_model, made_test, process_alive
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model(repository_dir):
+    return installed_model()
+
+
+def wait_until_dead(pids, seconds: float = 10) -> list[int]:
+    """The pids still alive after waiting up to ``seconds`` for them to die."""
+    deadline = time.monotonic() + seconds
+    while any(process_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if process_alive(p)]
+
+
+def pids_of(path, count: int, seconds: float = 20) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and len(found := path.read_text().split()) >= count:
+            return [int(p) for p in found]
+        time.sleep(0.05)
+    raise AssertionError(f"the runner never wrote {count} pids to {path}")
+
+
+def test_a_grandchild_that_left_the_session_dies_when_the_runner_exits_normally(model, tmp_path):
+    pids = tmp_path / "pids"
+    test = made_test("Leaves__TE_000000000741_000", {"pipeline.stdin.tpl": "", "runner": f"""
+        #!/bin/sh
+        setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+        echo $! >> {pids}
+        # A double fork: the grandchild is an orphan before the runner exits.
+        (setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >> {pids})
+        exit 0
+        """})
+    outcome = run_pair(test, model)
+    assert isinstance(outcome, Error) and outcome.category == "no-results"
+    strays = [int(p) for p in pids.read_text().split()]
+    assert len(strays) == 2
+    # Killed and reaped by run_pair itself (this process is their subreaper): gone, not zombies.
+    assert not any(os.path.exists(f"/proc/{p}") for p in strays)
+
+
+def test_django_q2s_timeout_alarm_ends_the_runner_and_its_scratch_folder(model, tmp_path):
+    pids = tmp_path / "pids"
+    test = make_sleeper("Alarmed__TE_000000000742_000", pids, timeout=100)
+    with pytest.raises(TimeoutException), TimeoutHandler(2):  # the worker's own timeout handler
+        run_pair(test, model)
+    runner, grandchild = pids_of(pids, 2)
+    assert wait_until_dead([runner, grandchild], 0) == []  # killed before run_pair gave up
+    assert not any(processes.owner_scratch().iterdir())
+    assert not Error.objects.exists() and not TestResult.objects.exists()
+
+
+def make_sleeper(kim_id: str, pids, **fields):
+    return made_test(kim_id, {"pipeline.stdin.tpl": "", "runner": f"""
+        #!/bin/sh
+        echo $$ >> {pids}
+        setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+        echo $! >> {pids}
+        sleep 1000
+        """}, **fields)
+
+
+def test_the_heartbeat_is_called_while_the_runner_runs(model, settings):
+    settings.PIPELINE_HEARTBEAT_SECONDS = 0.2
+    beats = []
+    test = made_test("Beats__TE_000000000743_000", {"pipeline.stdin.tpl": "",
+                                                     "runner": "#!/bin/sh\nsleep 1.5\nexit 3\n"})
+    outcome = run_pair(test, model, heartbeat=lambda: beats.append(time.monotonic()))
+    assert outcome.category == "nonzero-exit"
+    assert len(beats) >= 3
+    assert all(later > earlier for earlier, later in zip(beats, beats[1:], strict=False))
+
+
+class LeaseLost(Exception):
+    pass
+
+
+def test_a_heartbeat_that_raises_stops_the_runner_and_its_exception_propagates(model, settings,
+                                                                                 tmp_path):
+    settings.PIPELINE_HEARTBEAT_SECONDS = 0.2
+    pids = tmp_path / "pids"
+    test = make_sleeper("LosesLease__TE_000000000744_000", pids, timeout=100)
+
+    def heartbeat():
+        if pids.exists() and len(pids.read_text().split()) >= 2:
+            raise LeaseLost("another worker holds the job now")
+
+    with pytest.raises(LeaseLost):
+        run_pair(test, model, heartbeat=heartbeat)
+    assert wait_until_dead(pids_of(pids, 2), 0) == []
+    assert not Error.objects.exists()  # nothing kept: the job is someone else's
+    assert not any(processes.owner_scratch().iterdir())
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_clean_dead_owners_removes_a_dead_owners_scratch_and_building_row_and_keeps_a_live_ones(
+        repository_dir, settings):
+    settings.PIPELINE_NODE_NAME = "thishost"
+    dead = f"thishost:{dead_pid()}"
+    live = f"thishost:{os.getppid()}"  # pytest's parent: alive throughout
+    elsewhere = f"otherhost:{dead_pid()}"  # another host's pid says nothing here
+    folders = {owner: processes.owner_scratch(owner) / "Run__TE_000000000745_000.x"
+               for owner in (dead, live, elsewhere)}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+    for number, owner in enumerate((dead, live, elsewhere)):
+        Build.objects.create(kim_id=f"B{number}__TE_00000000075{number}_000", owner=owner,
+                             status=Build.Status.BUILDING)
+    Build.objects.create(kim_id="Done__TE_000000000759_000", owner=dead,
+                         status=Build.Status.SUCCEEDED)
+    stray = subprocess.Popen(["sleep", "1000"],
+                             env={**os.environ, processes.RUN_VARIABLE: f"{dead}/Run.x"})
+    kept = subprocess.Popen(["sleep", "1000"],
+                            env={**os.environ, processes.RUN_VARIABLE: f"{live}/Run.y"})
+    try:
+        report = cleanup.clean_dead_owners()
+        assert report.processes == [stray.pid]
+        assert stray.wait(timeout=10) == -signal.SIGKILL or not os.path.exists(f"/proc/{stray.pid}")
+        assert kept.poll() is None
+    finally:
+        kept.kill()
+        kept.wait()
+    assert not folders[dead].parent.exists()
+    assert folders[live].is_dir() and folders[elsewhere].is_dir()
+    assert report.scratch_folders == [folders[dead].parent.name]
+    assert report.builds == ["B0__TE_000000000750_000"]
+    assert set(Build.objects.values_list("kim_id", flat=True)) == {
+        "B1__TE_000000000751_000", "B2__TE_000000000752_000", "Done__TE_000000000759_000"}
+
+
+def test_a_build_interrupted_by_its_builders_death_is_rebuilt_by_the_next_scan(repository_dir,
+                                                                              settings):
+    from runner import build
+
+    settings.PIPELINE_NODE_NAME = "thishost"
+    test = made_test("Interrupted__TE_000000000746_000", {
+        "Makefile": "runner:\n\tprintf '#!/bin/sh\\nexit 0\\n' > runner; chmod +x runner\n",
+        "pipeline.stdin.tpl": ""})
+    Build.objects.create(kim_id=test.kim_id, owner=f"thishost:{dead_pid()}",
+                         status=Build.Status.BUILDING)
+    assert "interrupted" in run_pair(test, installed_model()).message
+    cleanup.clean_dead_owners()
+    assert build.build_sources() == {"built": [test.kim_id], "failed": []}
+    assert Build.objects.get(kim_id=test.kim_id).status == Build.Status.SUCCEEDED
