@@ -18,8 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from kimsite import config
-from repository import kimapi, kimcodes, storage
-from repository.errors import InvalidKIMID, PipelineBuildError
+from repository import edn, kimapi, kimcodes, storage
+from repository.errors import InvalidKIMID, PipelineBuildError, PipelineEDNError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
 from runner import build as runner_build
@@ -143,19 +143,23 @@ def _preflight(folder: Path, kim_id: str, leader: str) -> None:
         raise PipelineBuildError(f"already installed in the {elsewhere.collection} collection "
                                  f"({elsewhere.library.parent})", kim_id=kim_id, path=folder)
     if leader != "MD":
-        driver = _driver_name(folder, cmake_text)
+        driver = _driver_name(folder, cmake_text, kim_id)
         if driver and (driver not in installed or installed[driver].kind != "model-driver"):
             # Left to itself the tool would try to download the driver from openkim.org.
             raise PipelineBuildError(f"its model driver {driver} is not installed; install the "
                                      "driver first", kim_id=kim_id, path=folder)
 
 
-def _driver_name(folder: Path, cmake_text: str) -> str | None:
+def _driver_name(folder: Path, cmake_text: str, kim_id: str) -> str | None:
     kimspec = folder / config.KIMSPEC_FILE
     if kimspec.is_file():
-        import kim_edn
-
-        driver = kim_edn.load(str(kimspec)).get("model-driver")
+        try:
+            spec = edn.load(kimspec, kim_id=kim_id)
+        except PipelineEDNError as exc:
+            # A build failure like any other: recorded, and the scan goes on with the next item.
+            raise PipelineBuildError(f"its {config.KIMSPEC_FILE} cannot be read: {exc}",
+                                     kim_id=kim_id, path=kimspec) from exc
+        driver = spec.get("model-driver") if isinstance(spec, dict) else None
         if driver:
             return driver
     match = _DRIVER_NAME_RE.search(cmake_text)

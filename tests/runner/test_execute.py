@@ -2,10 +2,10 @@
 
 import time
 
-import kim_edn
 import pytest
 
 from kimsite import config
+from repository import edn
 from repository.models import (
     Error,
     PropertyValue,
@@ -62,13 +62,13 @@ def test_lattice_constant_of_fcc_al_with_an_eam_model(al_model):
     assert energy == (pytest.approx(3.36, abs=0.01), "eV")
     assert RESULT_FILES <= {p.name for p in result.path.iterdir()}
     assert result.path.parent == config.KIM_REPOSITORY_DIR / "tr"
-    spec = kim_edn.load(str(result.path / "pipelinespec.edn"))
+    spec = edn.load(result.path / "pipelinespec.edn")
     assert spec["profiling"]["usertime"] > 0 and spec["profiling"]["memmax"] > 10_000
     assert spec["exit-code"] == 0 and spec["upstream-results"] == []
     assert result.runtime > 0 and result.usertime > 0 and result.memmax > 10_000
     assert result.environment == WorkerEnvironment.objects.get()
     assert result.environment.kim_api_version.startswith("2.")
-    assert kim_edn.load(str(result.path / "kimspec.edn"))["test"] == LATTICE_2020
+    assert edn.load(result.path / "kimspec.edn")["test"] == LATTICE_2020
     assert (result.path / "pipeline.stdin").read_text().split()[:3] == [al_model.kim_id, "Al", "fcc"]
     # The KIM API wrote its log in the scratch folder, and the scratch folder is gone.
     assert (result.path / "kim.log").stat().st_size > 0
@@ -123,7 +123,7 @@ def test_a_verification_check_gives_a_graded_verification_result(repository_dir)
     assert isinstance(result, VerificationResult), getattr(result, "message", result)
     assert result.grade == "P"
     assert result.path.parent.name == "vr"
-    assert kim_edn.load(str(result.path / "kimspec.edn"))["verification-check"] == CHECK_2020
+    assert edn.load(result.path / "kimspec.edn")["verification-check"] == CHECK_2020
 
 
 def test_partial_model_id_through_call(al_model):
@@ -344,4 +344,5 @@ def test_example_2012_test_and_check(examples, al_model):
     assert result.values.get(key="lattice_constant").property_name == "structure-cubic-crystal-npt"
     check = kim_obj(EXAMPLE_CHECK)(al_model)
     assert isinstance(check, VerificationResult), getattr(check, "message", check)
-    assert check.grade in ("P", "A", "B", "C", "D", "F")
+    # The installed EAM Al model states exactly the species the KIM API reports: a pass.
+    assert check.grade == "P"

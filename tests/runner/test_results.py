@@ -150,3 +150,18 @@ def test_tail_reads_the_end_of_a_large_file(tmp_path):
     path.write_bytes(b"x" * 5_000_000 + b"\nlast line\n")
     assert results.tail(path, 1) == "last line"
     assert results.tail(tmp_path / "absent") == ""
+
+
+def test_a_new_result_id_is_checked_with_exact_lookups(test_item, model, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = scratch_run(test_item, model, tmp_path, VALID)
+    found = read(run)
+    with CaptureQueriesContext(connection) as queries:
+        result = results.record_result(run, found)
+    lookups = [q["sql"] for q in queries.captured_queries if result.kim_id[:2] in q["sql"]
+               or "kim_id" in q["sql"]]
+    assert lookups, "the new ID was looked up"
+    # Result IDs carry no name: a LIKE '%…%' would scan a million-row table for each new ID.
+    assert not [sql for sql in queries.captured_queries if " LIKE " in sql["sql"].upper()]
