@@ -69,7 +69,8 @@ class Command(BaseCommand):
         parser.add_argument("model", help="Model KIM ID")
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
         parser.add_argument("--rebuild", action="store_true",
-                            help="rebuild a runner built from source even if built already")
+                            help="build a runner shipped as source again before running it "
+                                 "(a run never builds otherwise: builds happen at import and in installitems)")
 
     def handle(self, *args, **options):
         runner_item = resolve(options["runner"], (Test, VerificationCheck), "test or verification check")
