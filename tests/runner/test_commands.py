@@ -94,3 +94,21 @@ def test_django_templates_show_a_callable_test_instead_of_calling_it(al_model):
     test = made_test("Shown__TE_000000000941_000", {"pipeline.stdin.tpl": "", "runner": "#!/bin/sh\n"})
     assert Template("{{ test }}").render(Context({"test": test})) == test.kim_id
     assert not Error.objects.exists() and not TestResult.objects.exists()
+
+
+def test_installitems_builds_a_named_test_shipped_as_source(al_model):
+    from runner.models import Build
+
+    test = made_test("Named__TE_000000000791_000", {
+        "Makefile": "runner:\n\tprintf '#!/bin/sh\\nexit 0\\n' > runner; chmod +x runner\n",
+        "pipeline.stdin.tpl": ""})
+    assert run_pair_category(test, al_model) == "build"  # never built: the run says so
+    assert f"installed {test.kim_id}" in command("installitems", test.kim_id)
+    assert Build.objects.get(kim_id=test.kim_id).status == Build.Status.SUCCEEDED
+    assert run_pair_category(test, al_model) == "no-results"  # it ran: it writes no results
+
+
+def run_pair_category(test, model) -> str:
+    from runner.execute import run_pair
+
+    return run_pair(test, model).category
