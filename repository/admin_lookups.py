@@ -51,15 +51,20 @@ class LatestVersionFilter(admin.SimpleListFilter):
 
 
 class LatestPerPairFilter(admin.SimpleListFilter):
-    """Only the latest result of each (runner lineage, subject lineage) pair in this table."""
+    """The pair's current outcome, its latest (perhaps stale or of older versions), or neither.
 
-    title = "latest of its pair"
+    The definitions are repository.models.current's: results and errors of a pair compete.
+    """
+
+    title = "outcome of its pair"
     parameter_name = "latest"
 
     def lookups(self, request, model_admin):
-        return [("yes", "yes"), ("no", "no")]
+        return [("current", "current"), ("yes", "latest"), ("no", "superseded")]
 
     def queryset(self, request, queryset):
+        if self.value() == "current":
+            return queryset.filter(pk__in=queryset.model.objects.current().values("pk"))
         latest = queryset.model.objects.latest_per_pair().values("pk")
         if self.value() == "yes":
             return queryset.filter(pk__in=latest)

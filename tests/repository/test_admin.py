@@ -161,6 +161,11 @@ def test_filters_species_latest_kind_and_status(admin_client, cast):
     assert changelist_ids(admin_client, Model, kind="simulator") == {cast["simulator"].kim_id}
     assert changelist_ids(admin_client, Model, status="pending") == {cast["simulator"].kim_id}
     assert changelist_ids(admin_client, Error, category="timeout") == {cast["er"].kim_id}
+    # The error (a minute after the result, same pair) supersedes the result.
+    assert changelist_ids(admin_client, TestResult, latest="yes") == set()
+    assert changelist_ids(admin_client, TestResult, latest="no") == {cast["tr"].kim_id}
+    assert changelist_ids(admin_client, Error, latest="current") == {cast["er"].kim_id}
+    assert changelist_ids(admin_client, VerificationResult, latest="current") == {cast["vr"].kim_id}
     response = admin_client.get(url(Test, "changelist"))
     species_choices = [c["display"] for f in response.context["cl"].filter_specs
                        if f.title == "species" for c in f.choices(response.context["cl"])]
