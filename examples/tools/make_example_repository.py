@@ -31,6 +31,9 @@ TD_ELASTIC = "ElasticConstantsCubic__TD_286253921530_000"
 TD_SURFACE = "SurfaceEnergyIdealFCC__TD_809313227417_000"
 TD_JSON_2012 = "LatticeConstantCubicJSON__TD_920418336572_000"
 VC_SPECIES = "SpeciesSupportedAsStated__VC_382560912877_000"
+# The module the drivers and the check share (drivertools.py, written by hand): an item of its
+# own so that it is stored beside the drivers; its `runner` only says where the module is.
+TD_TOOLS = "ExampleDriverTools__TD_818771893529_000"
 
 # property short name -> (PR item, full property id as kim-property ships it)
 PROPERTIES = {
@@ -176,7 +179,7 @@ def write_tests():
             (TD_BULK, "BulkModulusCubic", "Isothermal bulk modulus",
              "from a Birch-Murnaghan fit of energy against volume within +/-3 % of the equilibrium volume"),
             (TD_ELASTIC, "ElasticConstantsCubic", "Cubic elastic constants C11, C12, C44",
-             "from energy-strain finite differences with internal relaxation"),
+             "from stress-strain central differences at two strain magnitudes with internal relaxation"),
         ]
         if structure == "fcc":
             dependent.append((
@@ -237,14 +240,22 @@ def write_drivers():
          "Birch-Murnaghan fit of 11 energies within +/-1 % of a given lattice constant; writes "
          "bulk-modulus-isothermal-cubic-crystal-npt. Input: species, structure, model, a."),
         (TD_ELASTIC, "Elastic constants C11, C12, C44 of a cubic crystal at zero temperature",
-         "Uniaxial, biaxial and shear strains of the conventional cell up to +/-0.8 %, atoms relaxed "
-         "inside each strained cell, quartic fits of energy density; writes "
+         "The 6x6 stiffness from central differences of the stress under each of the six Voigt "
+         "strains, atoms relaxed inside each strained cell, at two strain magnitudes "
+         "(Richardson extrapolation; their difference is the error estimate); C11, C12, C44 "
+         "are the cubic averages and excess the deviation from cubic form. A relaxation that "
+         "does not converge, a model whose energy is not reproducible, or an error estimate "
+         "that is not small ends the run as an error. Writes "
          "elastic-constants-isothermal-cubic-crystal-npt. Input: species, structure, model, a."),
         (TD_SURFACE, "Ideal (100) and (111) surface energies of an fcc crystal",
          "Unrelaxed 12-layer slabs, non-periodic along the normal; writes two "
          "surface-energy-ideal-cubic-crystal instances. Input: species, fcc, model, a."),
     ]
-    for extended_id, title, description in drivers:
+    tools = (TD_TOOLS, "Shared module of the example drivers (drivertools.py); computes nothing",
+             "The stdout guard, input reading, results writing, cubic crystal keys, Cauchy "
+             "stress, isolated-atom energy and lattice-constant scan the example drivers and "
+             "the species check import.")
+    for extended_id, title, description in [*drivers, tools]:
         write(REPO / "td" / extended_id / "kimspec.edn", edn({
             "extended-id": extended_id,
             "title": title,
@@ -270,7 +281,8 @@ def write_check():
         "domain": "openkim.org",
         "executables": ["runner"],
     }))
-    write(folder / "pipeline.stdin.tpl", "@< MODELNAME >@\n")
+    # The check runs in a scratch copy of its folder: it is told where the shared module is.
+    write(folder / "pipeline.stdin.tpl", f'@< path("{TD_TOOLS}") >@\n@< MODELNAME >@\n')
 
 
 def write_properties():

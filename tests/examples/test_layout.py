@@ -183,7 +183,10 @@ def test_verification_check_is_complete(some_model):
     (check,) = VerificationCheck.objects.all()
     assert check.category == "informational" and check.graded is False
     rendered = render_input(check, some_model)
-    assert rendered.text == f"{SOME_MODEL}\n" and rendered.upstream == []
+    # The check runs in a scratch copy of its folder: the first line says where the shared
+    # driver module is (stored with the drivers), the second names the model.
+    tools = TestDriver.objects.get(kim_id__startswith="ExampleDriverTools__TD_")
+    assert rendered.text == f"{tools.path.resolve()}\n{SOME_MODEL}\n" and rendered.upstream == []
 
 
 def test_generator_reproduces_the_committed_items(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from kim_property import check_property_instances, get_properties
 
 from repository.models import Error, Model, VerificationResult
-from runner.execute import run_pair, run_process, subprocess_environment
+from runner.execute import run_pair, subprocess_environment
+from runner.processes import run_process
 from runner.template import render_input
 
 from . import models
@@ -45,7 +46,8 @@ def grade_in_a_plain_process(model_name, scratch):
     (workdir / "pipeline.stdin").write_text(rendered.text)
     record = run_process([str(workdir / "runner")], cwd=workdir, stdin_path=workdir / "pipeline.stdin",
                          stdout_path=workdir / "pipeline.stdout", stderr_path=workdir / "pipeline.stderr",
-                         env=subprocess_environment(), timeout=120, limit=1 << 20)
+                         env=subprocess_environment(), timeout=120, limit=1 << 20,
+                         run_tag=f"tests/{workdir.name}")
     assert record.exit_code == 0, (workdir / "pipeline.stderr").read_text()[-3000:]
     text = (workdir / "output" / "results.edn").read_text()
     check_property_instances(text, fp_path=get_properties())
