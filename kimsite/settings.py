@@ -115,9 +115,16 @@ STATIC_ROOT = config.KIM_DIR / "static"
 LOGGING = build_logging(config.KIM_LOG_DIR, level=env_str("LOG_LEVEL", "INFO"))
 
 # The pipeline's jobs (runner.jobs, runner.director).
-#: Extra seconds a job's lease outlives the task timeout: a worker past its timeout has been
-#: killed by the cluster, so an expired lease means a dead worker, never a slow one.
-PIPELINE_LEASE_GRACE = env_int("PIPELINE_LEASE_GRACE", 30)
+#: A job's lease lasts this many heartbeats (PIPELINE_HEARTBEAT_SECONDS) plus the grace: the
+#: worker extends it on every heartbeat while the runner runs, so a live worker keeps it and
+#: a dead worker's job is queued again within one lease period, not one task timeout.
+PIPELINE_LEASE_HEARTBEATS = env_int("PIPELINE_LEASE_HEARTBEATS", 3)
+#: Seconds added to the lease for the steps without heartbeats (rendering, bounded by
+#: PIPELINE_RENDER_TIMEOUT; reading and writing the results).
+PIPELINE_LEASE_GRACE = env_int("PIPELINE_LEASE_GRACE", 45)
+#: Seconds a job's task timeout adds to its runner's own (the test's timeout, else
+#: RUNNER_TIMEOUT); the sum is bounded by JOB_TIMEOUT.
+PIPELINE_JOB_TIMEOUT_MARGIN = env_int("PIPELINE_JOB_TIMEOUT_MARGIN", 60)
 #: Dependency chains longer than this are refused (a mistyped dependencies.edn, not science).
 PIPELINE_MAX_DEPENDENCY_DEPTH = env_int("PIPELINE_MAX_DEPENDENCY_DEPTH", 8)
 #: The machine's name in job leases (pipelinestatus, admin); default: the host name.

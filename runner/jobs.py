@@ -2,6 +2,8 @@
 
 The broker only delivers job ids; every state change here is a conditional UPDATE on the
 Job row, so a second delivery, a dead worker or a second cluster cannot run a pair twice.
+While the runner runs, the worker renews the lease every heartbeat; reconcile (runner.reconcile)
+queues again only the jobs of workers that stopped renewing.
 """
 
 import logging
@@ -10,34 +12,34 @@ import socket
 import uuid
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing import get_context
 
 from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import Count, F, Q
+from django.db import connection, connections, transaction
+from django.db.models import Count, F, Subquery
 from django.utils import timezone
-from django_q.brokers import get_broker
-from django_q.tasks import async_task
 from tqdm import tqdm
 
+from repository.errors import PipelineDependencyError, PipelineError
 from repository.kimcodes import parse_kim_code
-from repository.models import (
-    Error,
-    Model,
-    Test,
-    TestResult,
-    VerificationCheck,
-)
-from runner import director, execute
+from repository.models import Model, Test, TestResult, VerificationCheck, latest_outcome
+from runner import cleanup, director, execute, processes
+from runner.dispatch import dispatch
 from runner.models import Job
 
 log = logging.getLogger("pipeline.jobs")
 
 
 def lease_seconds() -> int:
-    return int(settings.Q_CLUSTER.get("timeout") or settings.JOB_TIMEOUT) + settings.PIPELINE_LEASE_GRACE
+    """How long a claim or a heartbeat holds a job: a few heartbeats plus the grace.
+
+    Not the job's whole timeout: a live worker renews the lease every heartbeat while its
+    runner runs, so only a dead worker lets it lapse, and reconcile queues its job again
+    within one lease period.
+    """
+    return (settings.PIPELINE_HEARTBEAT_SECONDS * settings.PIPELINE_LEASE_HEARTBEATS
+            + settings.PIPELINE_LEASE_GRACE)
 
 
 def new_owner() -> str:
@@ -49,64 +51,104 @@ def new_owner() -> str:
     return f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _claim_fields(owner: str, now) -> dict:
+    return dict(state=Job.State.RUNNING, lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds()),
+                started_at=now, updated_at=now, attempts=F("attempts") + 1)
+
+
 def claim(job_id: int, owner: str, *, now=None) -> Job | None:
     """Take a queued job with a lease; None when someone else has it or it is no longer queued."""
     now = now or timezone.now()
     claimed = Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
-        state=Job.State.RUNNING, lease_owner=owner,
-        lease_expires_at=now + timedelta(seconds=lease_seconds()),
-        started_at=now, updated_at=now, attempts=F("attempts") + 1,
-    )
+        **_claim_fields(owner, now))
     if claimed != 1:
         return None
     return Job.objects.get(pk=job_id)
 
 
+def claim_best(owner: str, *, now=None) -> Job | None:
+    """Take the best-ranked queued job (priority, then age) with a lease; None when none is left.
+
+    The brokers are first in, first out; taking the best queued job at delivery time is what
+    makes priorities hold across submissions. Every job has a delivery of its own, so each
+    delivery takes one job and none is left without a taker. PostgreSQL: the best row not
+    locked by another claimer (``skip_locked``), so concurrent claimers never collide; SQLite:
+    one conditional UPDATE (writers are serialised).
+    """
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            pk = (Job.objects.next_up().select_for_update(skip_locked=True)
+                  .values_list("pk", flat=True).first())
+            if pk is None:
+                return None
+            Job.objects.filter(pk=pk).update(**_claim_fields(owner, now))
+        return Job.objects.get(pk=pk)
+    best = Subquery(Job.objects.next_up().values("pk")[:1])
+    if not Job.objects.filter(pk=best, state=Job.State.QUEUED).update(**_claim_fields(owner, now)):
+        return None
+    return Job.objects.filter(state=Job.State.RUNNING, lease_owner=owner).first()
+
+
+def extend_lease(job_id: int, owner: str, *, now=None) -> bool:
+    """Renew a running job's lease for ``owner``; False when the lease is no longer theirs."""
+    now = now or timezone.now()
+    return bool(Job.objects.filter(pk=job_id, state=Job.State.RUNNING, lease_owner=owner).update(
+        lease_expires_at=now + timedelta(seconds=lease_seconds()), updated_at=now))
+
+
+class LeaseLost(PipelineError):
+    """Another worker holds the job now (our lease expired): stop, keep nothing."""
+
+
+def heartbeat_for(job: Job, owner: str):
+    """The ``heartbeat`` run_pair calls while the runner runs: extend the lease, or stop the run."""
+    def beat() -> None:
+        if not extend_lease(job.pk, owner):
+            raise LeaseLost(f"job {job.pk}: the lease of {owner} was lost", kim_id=job.runner_kim_id)
+    return beat
+
+
 def landed_outcome(job: Job):
-    """An outcome for this job's pair and versions made since the job was created, if any.
+    """The current outcome of this job's pair, if it was made for the job's versions since the job.
 
     A job exists only when its pair had no current outcome (or was forced, and then the old
     outcome predates the job), so such an outcome is this job's: a worker that died after
     writing it must not cause a second one.
     """
     runner, subject = parse_kim_code(job.runner_kim_id), parse_kim_code(job.subject_kim_id)
-    found = []
-    for rows in director.outcome_tables(runner.leader):
-        row = (rows.filter(runner_number=runner.number, runner_version=runner.version,
-                           subject_number=subject.number, subject_version=subject.version,
-                           created_at__gte=job.created_at, stale=False)
-               .order_by("-created_at").first())
-        if row is not None:
-            found.append(row)
-    return max(found, key=lambda o: o.created_at) if found else None
+    outcome = latest_outcome(runner, subject)
+    if outcome is None or outcome.created_at < job.created_at:
+        return None
+    if (outcome.runner_version, outcome.subject_version) != (runner.version, subject.version):
+        return None
+    return outcome
 
 
-def _best_queued(job_id: int) -> int | None:
-    """The job a delivery for ``job_id`` should run: a better-ranked queued job, else its own.
+_cleaned_in: int | None = None
 
-    The brokers are first in, first out; taking the best queued job at delivery time is what
-    makes priorities hold across submissions. Every job has a delivery of its own, so a
-    delivery whose job another delivery took runs one that is still queued, or nothing.
-    """
-    own = Job.objects.filter(pk=job_id).values_list("state", "priority").first()
-    queued = Job.objects.next_up()
-    if own and own[0] == Job.State.QUEUED:
-        return queued.filter(priority__lt=own[1]).values_list("pk", flat=True).first() or job_id
-    return queued.values_list("pk", flat=True).first()
+
+def clean_once_per_process() -> None:
+    """What dead workers left (runner.cleanup), once per worker process: at its first task."""
+    global _cleaned_in
+    if _cleaned_in == os.getpid():
+        return
+    _cleaned_in = os.getpid()
+    try:
+        cleanup.clean_dead_owners()
+    except Exception:  # noqa: BLE001 — a failed cleanup must not cost the job its run
+        log.exception("cleanup of dead owners failed")
 
 
 def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True) -> str:
     """The whole life of one delivery of a job; returns what happened (for logs and tests).
 
-    ``exact=False`` (the queue task) runs the best queued job instead when one outranks it.
+    ``exact=False`` (the queue task) runs the best queued job instead (``claim_best``).
     """
+    clean_once_per_process()
     owner = new_owner()
-    job = None
-    for _ in range(1 if exact else 3):  # a lost race for the best job: look again
-        target = job_id if exact else _best_queued(job_id)
-        job = claim(target, owner) if target is not None else None
-        if job is not None:
-            break
+    job = claim(job_id, owner) if exact else claim_best(owner)
     if job is None:
         state = Job.objects.filter(pk=job_id).values_list("state", flat=True).first()
         log.info("job %s not claimed (state %s): delivered twice or taken elsewhere", job_id, state)
@@ -117,16 +159,32 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True) 
     if outcome is not None:
         log.warning("job %s: outcome %s already landed; recording it instead of running again",
                     job.pk, outcome.kim_id)
-    else:
-        try:
-            runner = _runner(job.runner_kim_id)
-            model = Model.objects.get(kim_id=job.subject_kim_id)
-            # A forced run (a curator's re-run, a new driver) also retries a failed build.
-            outcome = execute.run_pair(runner, model, rebuild=job.force)
-        except Exception as exc:  # noqa: BLE001 — any failure of the machinery is an attempt lost
-            log.exception("job %s attempt %d failed", job.pk, job.attempts)
-            return attempt_failed(job, owner, f"{type(exc).__name__}: {exc}",
-                                  dispatch_released=dispatch_released)
+        return _completed(job, owner, outcome, dispatch_released)
+    try:
+        runner = _runner(job.runner_kim_id)
+        if isinstance(runner, Test):
+            # Rows edited by hand can close a cycle the importer refused: this job fails, naming it.
+            director.check_dependency_graph(runner)
+        model = Model.objects.get(kim_id=job.subject_kim_id)
+        # A forced run (a curator's re-run, a new driver) also retries a failed build.
+        outcome = execute.run_pair(runner, model, rebuild=job.force,
+                                   heartbeat=heartbeat_for(job, owner))
+    except PipelineDependencyError as exc:
+        return fail(job, owner, str(exc))
+    except processes.HeartbeatFailed as exc:
+        if isinstance(exc.cause, LeaseLost):
+            log.warning("%s; the run was stopped", exc.cause)
+            return "lease-lost"
+        return attempt_failed(job, owner, f"{type(exc.cause).__name__}: {exc.cause}",
+                              dispatch_released=dispatch_released)
+    except Exception as exc:  # noqa: BLE001 — any failure of the machinery is an attempt lost
+        log.exception("job %s attempt %d failed", job.pk, job.attempts)
+        return attempt_failed(job, owner, f"{type(exc).__name__}: {exc}",
+                              dispatch_released=dispatch_released)
+    return _completed(job, owner, outcome, dispatch_released)
+
+
+def _completed(job: Job, owner: str, outcome, dispatch_released: bool) -> str:
     return "done" if complete(job, owner, outcome, dispatch_released=dispatch_released) \
         else "lease-lost"
 
@@ -188,19 +246,17 @@ def attempt_failed(job: Job, owner: str, message: str, *, dispatch_released: boo
     return str(state)
 
 
-def dispatch(job_ids) -> int:
-    """Hand job ids to the django-q2 broker (delivery only; the claim decides who runs)."""
-    job_ids = list(job_ids)
-    if not job_ids:
-        return 0
-    for start in range(0, len(job_ids), 500):
-        Job.objects.filter(pk__in=job_ids[start:start + 500]).update(enqueued_at=timezone.now())
-    # One transaction for the ORM broker's rows: one commit instead of one per delivery.
+def fail(job: Job, owner: str, message: str) -> str:
+    """End a running job as failed at once (no retry can help), and what waits on it."""
+    now = timezone.now()
     with transaction.atomic():
-        for pk in job_ids:
-            async_task("runner.tasks.run_job", pk, task_name=f"job-{pk}", group="pipeline-jobs")
-    log.info("dispatched %d jobs", len(job_ids))
-    return len(job_ids)
+        if not Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, lease_owner=owner).update(
+                state=Job.State.FAILED, lease_owner="", lease_expires_at=None, updated_at=now,
+                finished_at=now, last_error=message[:5000]):
+            return "lease-lost"
+        director.release_waiting(job.subject_kim_id)
+    log.error("job %s failed: %s", job.pk, message)
+    return str(Job.State.FAILED)
 
 
 def cancel(jobs) -> int:
@@ -213,95 +269,6 @@ def cancel(jobs) -> int:
         for subject in set(Job.objects.filter(pk__in=ids).values_list("subject_kim_id", flat=True)):
             director.release_waiting(subject)
     return cancelled
-
-
-@dataclass
-class ReconcileReport:
-    adopted: list[int] = field(default_factory=list)
-    requeued: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    redispatched: list[int] = field(default_factory=list)
-    released: list[int] = field(default_factory=list)
-    stale_resubmitted: int = 0
-
-    def __str__(self) -> str:
-        return (f"expired leases: {len(self.adopted)} adopted a landed outcome, "
-                f"{len(self.requeued)} queued again, {len(self.failed)} failed; "
-                f"{len(self.redispatched)} lost deliveries re-sent; {len(self.released)} waiting "
-                f"jobs released; {self.stale_resubmitted} stale pairs re-submitted")
-
-
-def _broker_is_empty() -> bool:
-    try:
-        return get_broker().queue_size() == 0
-    except Exception:  # noqa: BLE001 — a broker we cannot ask is treated as holding nothing
-        log.exception("cannot ask the broker for its queue size")
-        return True
-
-
-def reconcile(*, now=None, dispatch_released: bool = True) -> ReconcileReport:
-    """The periodic repair pass: expired leases, lost deliveries, missed releases, stale results."""
-    now = now or timezone.now()
-    report = ReconcileReport()
-    for job in Job.objects.filter(state=Job.State.RUNNING, lease_expires_at__lt=now):
-        outcome = landed_outcome(job)
-        with transaction.atomic():
-            mine = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING,
-                                      lease_owner=job.lease_owner, lease_expires_at__lt=now)
-            if outcome is not None:
-                if mine.update(state=Job.State.DONE, outcome_kim_id=outcome.kim_id,
-                               finished_at=now, updated_at=now, lease_expires_at=None):
-                    after_outcome(job, outcome, dispatch_released=dispatch_released)
-                    report.adopted.append(job.pk)
-            elif job.attempts >= job.max_attempts:
-                if mine.update(state=Job.State.FAILED, finished_at=now, updated_at=now,
-                               last_error=f"lease of {job.lease_owner} expired after attempt "
-                                          f"{job.attempts}/{job.max_attempts}: worker died?"):
-                    director.release_waiting(job.subject_kim_id)
-                    report.failed.append(job.pk)
-            elif mine.update(state=Job.State.QUEUED, lease_owner="", lease_expires_at=None,
-                             updated_at=now,
-                             last_error=f"lease of {job.lease_owner} expired at "
-                                        f"{job.lease_expires_at:%Y-%m-%d %H:%M:%S}; queued again"):
-                report.requeued.append(job.pk)
-    if report.requeued or report.adopted or report.failed:
-        log.warning("reconcile: %d expired leases (%d re-queued, %d adopted, %d failed)",
-                    len(report.requeued) + len(report.adopted) + len(report.failed),
-                    len(report.requeued), len(report.adopted), len(report.failed))
-
-    for subject in set(Job.objects.filter(state=Job.State.WAITING)
-                       .values_list("subject_kim_id", flat=True)):
-        queued, _ = director.release_waiting(subject)
-        report.released += queued
-
-    report.stale_resubmitted = len(resubmit_stale(dispatch=dispatch_released).jobs)
-
-    # A delivery is lost when a Redis cluster dies holding it; when the broker is empty and a
-    # job has sat queued longer than the broker's retry, nobody is going to deliver it.
-    retry = int(settings.Q_CLUSTER.get("retry", 60))
-    if _broker_is_empty():
-        old = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=retry))
-        report.redispatched = list(Job.objects.next_up().filter(old).values_list("pk", flat=True))
-    to_send = report.requeued + report.released + report.redispatched
-    if dispatch_released and to_send:
-        dispatch(sorted(set(to_send), key=to_send.index))
-    return report
-
-
-def resubmit_stale(*, dispatch: bool = True, limit: int = 1000):
-    """Pairs whose latest result is stale and which have no live job: submit them again."""
-    numbers = set()
-    for rows in (TestResult.objects, Error.objects.filter(test__isnull=False)):
-        numbers.update(rows.filter(stale=True).latest_per_pair()
-                       .values_list("runner_number", "subject_number")[:limit])
-    if not numbers:
-        return director.SubmitReport()
-    tests = {t.number: t for t in Test.objects.filter(
-        number__in={n for n, _ in numbers}).latest_versions().approved()}
-    models = {m.number: m for m in Model.objects.filter(
-        number__in={n for _, n in numbers}).latest_versions().approved()}
-    pairs = [(tests[t], models[m]) for t, m in numbers if t in tests and m in models]
-    return director.submit_pairs(pairs, reason="stale result", dispatch=dispatch)
 
 
 # --- running everything queued on this machine, without a cluster ---------------------------
@@ -320,6 +287,7 @@ def run_pending(workers: int = 1, *, progress: bool = True, stream=None) -> Coun
     Returns counts by what each job left: TR, VR, ER, failed, taken elsewhere.
     """
     summary: Counter = Counter()
+    clean_once_per_process()
     bar = tqdm(total=Job.objects.next_up().count(), unit="job", disable=not progress,
                file=stream, desc="jobs")
 

@@ -80,7 +80,6 @@ class Job(models.Model):
         VERY_LOW = 5, "very low"
 
     ACTIVE_STATES = (State.WAITING, State.QUEUED, State.RUNNING)
-    FINAL_STATES = (State.DONE, State.FAILED, State.CANCELLED)
 
     runner_kim_id = models.CharField("runner", max_length=255,
                                      help_text="The test or verification check (full KIM ID).")
@@ -130,6 +129,8 @@ class Job(models.Model):
             models.Index(fields=["subject_kim_id", "state"], name="runner_job_subject_state"),
             # reconcile: running jobs whose lease has expired.
             models.Index(fields=["state", "lease_expires_at"], name="runner_job_lease"),
+            # the admin's and pipelinestatus' newest-first lists of jobs (ORDER BY created_at).
+            models.Index(fields=["created_at"], name="runner_job_created_at"),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django_q.models import Schedule
 from repository import importer
 from repository.errors import PipelineError
 from repository.models import kim_obj
-from runner import director, install, jobs
+from runner import director, install, jobs, reconcile as repair
 
 log = logging.getLogger("pipeline.tasks")
 
@@ -19,7 +19,7 @@ def run_job(job_id: int) -> str:
 
 def reconcile() -> str:
     """Scheduled: expired leases, lost deliveries, missed releases, stale results."""
-    report = jobs.reconcile()
+    report = repair.reconcile()
     log.info("reconcile: %s", report)
     return str(report)
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repository.models import Error, Model, Test, TestResult
-from runner import director, execute, jobs, tasks
+from runner import director, execute, jobs, reconcile, tasks
 from runner.checks import check_queue_timeouts
 from runner.models import Job
 from tests.fixtures.pipeline import items
@@ -142,7 +142,7 @@ def test_a_result_that_landed_before_the_worker_died_is_not_duplicated(repositor
     jobs.claim(job.pk, "deadhost:4242:dead")
     landed = execute.run_pair(test, model)
 
-    report = jobs.reconcile(now=timezone.now() + timedelta(seconds=jobs.lease_seconds() + 1),
+    report = reconcile.reconcile(now=timezone.now() + timedelta(seconds=jobs.lease_seconds() + 1),
                             dispatch_released=False)
 
     job.refresh_from_db()
@@ -158,9 +158,9 @@ def test_an_expired_lease_is_queued_again_and_completes_once(repository_dir, run
     job = director.on_item_changed(test, dispatch=False).jobs[0]
     jobs.claim(job.pk, "deadhost:4242:dead")
 
-    assert jobs.reconcile(dispatch_released=False).requeued == [], "lease not yet expired"
+    assert reconcile.reconcile(dispatch_released=False).requeued == [], "lease not yet expired"
     later = timezone.now() + timedelta(seconds=jobs.lease_seconds() + 1)
-    assert jobs.reconcile(now=later, dispatch_released=False).requeued == [job.pk]
+    assert reconcile.reconcile(now=later, dispatch_released=False).requeued == [job.pk]
     job.refresh_from_db()
     assert job.state == "queued" and "deadhost:4242:dead expired" in job.last_error
     assert jobs.run_job(job.pk) == "done"
@@ -170,7 +170,7 @@ def test_an_expired_lease_is_queued_again_and_completes_once(repository_dir, run
     assert TestResult.objects.count() == 1
 
 
-def raise_infrastructure_failure(runner_item, model, *, rebuild=False):
+def raise_infrastructure_failure(runner_item, model, *, rebuild=False, heartbeat=None):
     # A fake to reach the edge case: the machinery itself fails (not the test).
     raise ConnectionError("repository share went away")
 
@@ -228,7 +228,7 @@ def test_reconcile_releases_a_missed_waiting_job(repository_dir):
     Job.objects.filter(runner_kim_id=lattice.kim_id).update(state="cancelled")
     execute.run_pair(lattice, model)
 
-    report = jobs.reconcile(dispatch_released=False)
+    report = reconcile.reconcile(dispatch_released=False)
 
     assert Job.objects.get(runner_kim_id=elastic.kim_id).state == "queued"
     assert report.released == [Job.objects.get(runner_kim_id=elastic.kim_id).pk]
@@ -240,7 +240,7 @@ def test_reconcile_resubmits_stale_results(repository_dir):
     jobs.run_job(director.on_item_changed(test, dispatch=False).jobs[0].pk)
     TestResult.objects.update(stale=True)
 
-    report = jobs.reconcile(dispatch_released=False)
+    report = reconcile.reconcile(dispatch_released=False)
 
     assert report.stale_resubmitted == 1
     assert Job.objects.filter(state="queued", reason="stale result").count() == 1

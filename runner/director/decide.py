@@ -1,0 +1,255 @@
+"""Deciding jobs: which of the pairs asked for need a job, with their missing upstream pairs.
+
+Jobs are decided in bulk (a few queries per runner, one ``bulk_create``) and handed to the
+broker (runner.dispatch) only after the transaction commits. "Has a current outcome" is the
+repository's one definition (``repository.models.current_outcome_keys``); the dependency
+graph is ``Test.depends_on``, filled at import by ``repository.dependencies.declared_upstream``,
+the same function the runner's template reads upstream results with.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from repository import dependencies
+from repository.errors import DependencyTooDeep, PipelineError
+from repository.models import Test, current_outcome_keys, outcome_key
+from runner import dispatch as broker
+from runner.models import Job
+
+log = logging.getLogger("pipeline.director")
+
+
+def max_dependency_depth() -> int:
+    return settings.PIPELINE_MAX_DEPENDENCY_DEPTH
+
+
+def parse_priority(text) -> int:
+    """``"very high"``, ``"very_high"``, ``"1"`` or a Priority → its integer."""
+    if isinstance(text, int):
+        return Job.Priority(text).value
+    cleaned = str(text).strip().lower().replace("_", " ").replace("-", " ")
+    if cleaned.isdigit():
+        return Job.Priority(int(cleaned)).value
+    for value, label in Job.Priority.choices:
+        if label == cleaned:
+            return value
+    names = ", ".join(label for _, label in Job.Priority.choices)
+    raise PipelineError(f"unknown priority {text!r}; one of: {names}")
+
+
+def higher(priority: int) -> int:
+    """Upstream pairs go one step ahead of the pair waiting for them (2012: priority/10)."""
+    return max(Job.Priority.IMMEDIATE, priority - 1)
+
+
+@dataclass
+class SubmitReport:
+    """What one decision did: the jobs made and the pairs it left alone, with why."""
+
+    jobs: list[Job] = field(default_factory=list)
+    up_to_date: int = 0
+    already_active: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def queued(self) -> int:
+        return sum(1 for job in self.jobs if job.state == Job.State.QUEUED)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for job in self.jobs if job.state == Job.State.WAITING)
+
+    def merge(self, other: "SubmitReport") -> "SubmitReport":
+        self.jobs += other.jobs
+        self.up_to_date += other.up_to_date
+        self.already_active += other.already_active
+        self.notes += other.notes
+        return self
+
+    def __str__(self) -> str:
+        text = (f"{len(self.jobs)} new jobs ({self.queued} queued, {self.waiting} waiting); "
+                f"{self.up_to_date} pairs already have a current result; "
+                f"{self.already_active} already queued or running")
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text
+
+
+# --- the dependency graph ---------------------------------------------------------------
+
+
+def _latest_tests_by_number(numbers: Iterable[str]) -> dict[str, Test]:
+    numbers = set(numbers)
+    if not numbers:
+        return {}
+    return {t.number: t for t in Test.objects.filter(number__in=numbers).latest_versions()}
+
+
+def upstream_map(tests: Iterable[Test]) -> dict[int, list[Test]]:
+    """test pk → the latest version of each test it depends on (lineage-level edges), in bulk."""
+    tests = list(tests)
+    through = Test.depends_on.through
+    edges = list(through.objects.filter(from_test_id__in=[t.pk for t in tests])
+                 .values_list("from_test_id", "to_test__number"))
+    latest = _latest_tests_by_number(number for _, number in edges)
+    result: dict[int, list[Test]] = {t.pk: [] for t in tests}
+    for source, number in edges:
+        upstream = latest.get(number)
+        if upstream is not None and upstream not in result[source]:
+            result[source].append(upstream)
+    return result
+
+
+def upstream_tests(test: Test) -> list[Test]:
+    return upstream_map([test])[test.pk]
+
+
+def downstream_tests(test: Test) -> list[Test]:
+    """Latest versions of the tests that depend on any version of ``test``'s lineage."""
+    through = Test.depends_on.through
+    numbers = set(through.objects.filter(to_test__number=test.number)
+                  .values_list("from_test__number", flat=True))
+    return list(_latest_tests_by_number(numbers).values())
+
+
+def check_dependency_graph(test: Test, *, bound: int | None = None) -> None:
+    """Refuse a cycle or a chain deeper than ``bound`` (repository.dependencies.check_graph)."""
+    bound = max_dependency_depth() if bound is None else bound
+    dependencies.check_graph(test, upstream_tests, bound=bound)
+
+
+# --- current outcomes and live jobs, in bulk ----------------------------------------------
+
+
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _active_pairs(runners: list, models: list) -> set[tuple[str, str]]:
+    if len(runners) <= len(models):
+        ids, column = sorted({r.kim_id for r in runners}), "runner_kim_id__in"
+    else:
+        ids, column = sorted({m.kim_id for m in models}), "subject_kim_id__in"
+    pairs: set[tuple[str, str]] = set()
+    for chunk in _chunks(ids):
+        pairs.update(Job.objects.active().filter(**{column: chunk})
+                     .values_list("runner_kim_id", "subject_kim_id"))
+    return pairs
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+class _Plan:
+    def __init__(self):
+        self.jobs: dict[tuple[str, str], Job] = {}
+        self.report = SubmitReport()
+        self.upstreams: dict[int, list[Test]] = {}
+        self.checked: set[str] = set()
+
+
+def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, reason: str,
+                depth: int = 0, count: bool = True) -> None:
+    if not pairs:
+        return
+    if depth > max_dependency_depth():
+        raise DependencyTooDeep([pairs[0][0].kim_id], max_dependency_depth())
+    runners = list({r.kim_id: r for r, _ in pairs}.values())
+    models = list({m.kim_id: m for _, m in pairs}.values())
+    current = current_outcome_keys(runners, models) if not force else set()
+    active = _active_pairs(runners, models)
+
+    chosen: list[tuple] = []
+    bumped: list[tuple] = []
+    for runner, model in pairs:
+        key = (runner.kim_id, model.kim_id)
+        if key in plan.jobs:
+            # Needed again, deeper in the graph: it must run before everything that needs it.
+            job = plan.jobs[key]
+            if priority < job.priority:
+                job.priority = priority
+                bumped.append((runner, model, job))
+            plan.report.already_active += count
+            continue
+        if key in active:
+            plan.report.already_active += count
+            continue
+        if outcome_key(runner, model) in current:
+            plan.report.up_to_date += count
+            continue
+        job = Job(runner_kim_id=runner.kim_id, subject_kim_id=model.kim_id, priority=priority,
+                  reason=reason[:200], force=force, state=Job.State.QUEUED, blocked_on=[])
+        plan.jobs[key] = job
+        chosen.append((runner, model, job))
+
+    tests = [r for r in runners if isinstance(r, Test) and r.pk not in plan.upstreams]
+    if tests:
+        plan.upstreams.update(upstream_map(tests))
+    for test in runners:
+        if isinstance(test, Test) and plan.upstreams.get(test.pk) and test.number not in plan.checked:
+            check_dependency_graph(test)
+            plan.checked.add(test.number)
+
+    needs = [(upstream, model, job) for runner, model, job in chosen if isinstance(runner, Test)
+             for upstream in plan.upstreams.get(runner.pk, [])]
+    rebump = {(u.kim_id, model.kim_id): (u, model) for runner, model, _ in bumped
+              if isinstance(runner, Test) for u in plan.upstreams.get(runner.pk, [])
+              if (u.kim_id, model.kim_id) in plan.jobs}
+    if not needs and not rebump:
+        return
+    upstream_runners = list({u.kim_id: u for u, _, _ in needs}.values())
+    needed_models = list({m.kim_id: m for _, m, _ in needs}.values())
+    upstream_current = current_outcome_keys(upstream_runners, needed_models)
+    upstream_active = _active_pairs(upstream_runners, needed_models)
+    missing: dict[tuple[str, str], tuple] = dict(rebump)
+    for upstream, model, job in needs:
+        if outcome_key(upstream, model) in upstream_current:
+            continue
+        job.blocked_on.append(upstream.kim_id)
+        job.state = Job.State.WAITING
+        key = (upstream.kim_id, model.kim_id)
+        if key not in upstream_active:
+            missing[key] = (upstream, model)
+    _plan_pairs(plan, list(missing.values()), priority=higher(priority), force=False,
+                reason=f"upstream of {reason}" if reason.startswith("upstream") else
+                f"upstream: {reason}", depth=depth + 1, count=False)
+
+
+def submit_pairs(pairs: Iterable[tuple], *, priority=Job.Priority.NORMAL, force: bool = False,
+                 reason: str = "", dispatch: bool = True) -> SubmitReport:
+    """Make the jobs ``pairs`` (runner, model) call for, with their missing upstream pairs.
+
+    A pair with a current (non-stale) result for the same versions is left alone unless
+    ``force``; a pair with a live job is never doubled. Queued jobs are dispatched to the
+    broker after commit.
+    """
+    pairs = list(pairs)
+    priority = parse_priority(priority)
+    for attempt in range(3):
+        plan = _Plan()
+        _plan_pairs(plan, pairs, priority=priority, force=force, reason=reason)
+        jobs = list(plan.jobs.values())
+        try:
+            with transaction.atomic():
+                # PostgreSQL and SQLite >= 3.35 return the new ids (RETURNING).
+                created = Job.objects.bulk_create(jobs, batch_size=500)
+                queued = [job.pk for job in sorted(created, key=lambda j: (j.priority, j.pk))
+                          if job.state == Job.State.QUEUED]
+                if dispatch and queued:
+                    transaction.on_commit(lambda ids=queued: broker.dispatch(ids))
+        except IntegrityError:
+            # Another director made one of these pairs live meanwhile: decide again.
+            log.info("pairs changed while deciding (attempt %d); deciding again", attempt + 1)
+            continue
+        plan.report.jobs = created
+        if created:
+            log.info("%s (%s)", plan.report, reason or "no reason given")
+        return plan.report
+    raise PipelineError("could not decide jobs: other directors kept changing the same pairs")
+
+

@@ -1,0 +1,140 @@
+"""What an item calls for: the fan-out of a new, changed or approved item into pairs, and approval.
+
+A test runs on the latest versions of the approved models it matches; a check on every
+latest model it matches (checks gate approval); a new driver forces its items' pairs.
+"""
+
+import logging
+
+from repository import matching
+from repository.models import (
+    Model,
+    ModelDriver,
+    Status,
+    Test,
+    TestDriver,
+    VerificationCheck,
+    current_outcome_keys,
+    kim_obj,
+    outcome_key,
+)
+from runner.director.decide import SubmitReport, higher, submit_pairs
+from runner.models import Job
+
+log = logging.getLogger("pipeline.director")
+
+
+def _models_for(runner) -> list[Model]:
+    """Latest versions of the models a runner matches; tests only see approved models."""
+    latest = set(Model.objects.latest_versions().values_list("pk", flat=True))
+    models = [m for m in matching.matching_models(runner) if m.pk in latest]
+    if isinstance(runner, Test):
+        models = [m for m in models if m.status == Status.APPROVED]
+    return models
+
+
+def _runners_for(model: Model) -> list:
+    """Latest versions of the runners a model matches; a pending model gets only the checks."""
+    latest = {("TE", pk) for pk in
+              Test.objects.latest_versions().approved().values_list("pk", flat=True)}
+    latest |= {("VC", pk) for pk in
+               VerificationCheck.objects.latest_versions().values_list("pk", flat=True)}
+    runners = [r for r in matching.matching_runners(model) if (r.leader, r.pk) in latest]
+    if model.status != Status.APPROVED:
+        runners = [r for r in runners if isinstance(r, VerificationCheck)]
+    # Checks first: they are quick and gate approval.
+    return sorted(runners, key=lambda r: r.leader != "VC")
+
+
+def pairs_for_item(item) -> tuple[list[tuple], list[str], bool]:
+    """(pairs, notes, forced) an item calls for: its fan-out by kind, latest versions only."""
+    notes: list[str] = []
+    if not item.is_latest_version:
+        return [], [f"{item.kim_id} is not the latest version: nothing to run"], False
+    if isinstance(item, Test):
+        if item.status != Status.APPROVED:
+            return [], [f"{item.kim_id} is pending: tests run once approved"], False
+        return [(item, m) for m in _models_for(item)], notes, False
+    if isinstance(item, VerificationCheck):
+        return [(item, m) for m in _models_for(item)], notes, False
+    if isinstance(item, Model):
+        return [(r, item) for r in _runners_for(item)], notes, False
+    if isinstance(item, TestDriver):
+        # A new driver changes what its tests compute: their results for the same versions are
+        # no longer current, so these pairs are forced.
+        pairs = []
+        for test in Test.objects.filter(driver__number=item.number).latest_versions().approved():
+            pairs += [(test, m) for m in _models_for(test)]
+        return pairs, notes, True
+    if isinstance(item, ModelDriver):
+        pairs = []
+        for model in Model.objects.filter(driver__number=item.number).latest_versions():
+            pairs += [(r, model) for r in _runners_for(model)]
+        return pairs, notes, True
+    return [], [f"{item.kim_id}: a {item._meta.verbose_name} runs nothing by itself"], False
+
+
+def on_item_changed(item, *, priority=Job.Priority.NORMAL, force: bool = False,
+                    reason: str = "", dispatch: bool = True) -> SubmitReport:
+    """The jobs for an item that was imported, updated or approved (the 2012 ``push_jobs``)."""
+    if isinstance(item, str):
+        item = kim_obj(item)
+    pairs, notes, forced = pairs_for_item(item)
+    report = submit_pairs(pairs, priority=priority, force=force or forced,
+                          reason=reason or f"{item.kim_id} changed", dispatch=dispatch)
+    report.notes = notes + report.notes
+    return report
+
+
+def submit(kim_id: str, *, priority=Job.Priority.NORMAL, force: bool = False,
+           dispatch: bool = True) -> SubmitReport:
+    """``manage.py submit``: the fan-out of one item by KIM ID (no version: the latest)."""
+    return on_item_changed(kim_obj(kim_id), priority=priority, force=force,
+                           reason=f"submitted {kim_id}", dispatch=dispatch)
+
+
+def submit_all(*, priority=Job.Priority.NORMAL, force: bool = False,
+               dispatch: bool = True) -> SubmitReport:
+    """``manage.py submit --all``: what a whole repository calls for, in one bulk decision.
+
+    Every latest test and check against its matching models, and the checks of pending models.
+    """
+    pairs, notes = [], []
+    items = [*Test.objects.latest_versions(), *VerificationCheck.objects.latest_versions(),
+             *Model.objects.latest_versions().exclude(status=Status.APPROVED)]
+    for item in items:
+        item_pairs, item_notes, _ = pairs_for_item(item)
+        pairs += item_pairs
+        notes += item_notes
+    report = submit_pairs(pairs, priority=priority, force=force, reason="submit --all",
+                          dispatch=dispatch)
+    report.notes = notes + report.notes
+    return report
+
+
+def verification_pending(model: Model) -> list:
+    """The checks a model matches that have no current outcome for it yet."""
+    checks = [r for r in _runners_for(model) if isinstance(r, VerificationCheck)]
+    current = current_outcome_keys(checks, [model])
+    return [c for c in checks if outcome_key(c, model) not in current]
+
+
+def approve_model(model: Model, *, priority=Job.Priority.NORMAL,
+                  require_checks: bool = True) -> tuple[bool, SubmitReport]:
+    """Approve a pending model once its checks have run; then it runs against every test.
+
+    With checks still missing, the model stays pending and the missing checks are queued
+    (ahead of anything normal), so a curator approves on evidence.
+    """
+    missing = verification_pending(model) if require_checks else []
+    if missing:
+        report = submit_pairs([(c, model) for c in missing], priority=higher(priority),
+                              reason=f"checks before approving {model.kim_id}")
+        report.notes.append(f"{model.kim_id} stays pending: {len(missing)} checks not finished")
+        return False, report
+    model.status = Status.APPROVED
+    model.save(update_fields=["status", "updated_at"])
+    log.info("approved %s", model.kim_id)
+    return True, on_item_changed(model, priority=priority, reason=f"approved {model.kim_id}")
+
+
