@@ -1,8 +1,9 @@
-"""A real ``manage.py qcluster`` SIGKILLed mid-job leaves no runner process and no scratch folder.
+"""Real ``manage.py qcluster`` processes: a runner never outlives the worker running its job.
 
-The cluster's whole session is killed (a machine losing the pipeline); the runner lives in a
-session of its own, so only the kernel's parent-death signal can end it, and the next worker's
-cleanup pass (runner.cleanup) ends the grandchild that left and removes the scratch folder.
+SIGKILL: the cluster's whole session is killed (a machine losing the pipeline); the runner
+lives in a session of its own, so only the kernel's parent-death signal can end it, and the
+next worker's cleanup pass (runner.cleanup) ends the strays and removes the scratch folder.
+Timeout: django-q2 ends the worker's task at its timeout; the runner and its grandchild die.
 """
 
 import os
@@ -55,25 +56,32 @@ def clean_up(site: PipelineSite) -> str:
     return done.stdout
 
 
-def test_a_sigkilled_qcluster_leaves_no_runner_process_and_no_scratch_folder(tmp_path):
-    site = PipelineSite(tmp_path, job_timeout=120, retry=240)
+def site_with_a_sleeping_job(tmp_path, **site_options) -> tuple[PipelineSite, Path]:
+    site = PipelineSite(tmp_path, **site_options)
+    return site, tmp_path / "pids"
+
+
+def start_the_job(site: PipelineSite, pids: Path) -> tuple:
+    """Migrate, make one sleeping test and one model, submit, start a cluster; the two pids."""
     site.manage("migrate", "--noinput")
     tests = site.scenario("setup", "--tests", "1", "--models", "1")["tests"]
-    pids = tmp_path / "pids"
     runner = Path(site.env["KIM_REPOSITORY_DIR"]) / "te" / tests[0] / "runner"
     runner.write_text(RUNNER.format(pids=pids))
     site.scenario("submit")
     cluster = site.start_cluster(NODE)
+    found = wait_until(lambda: pids.exists() and len(pids.read_text().split()) >= 2
+                       and pids.read_text().split(), 90, "the runner and its grandchild")
+    return cluster, int(found[0]), int(found[1])
+
+
+def test_a_sigkilled_qcluster_leaves_no_runner_process_and_no_scratch_folder(tmp_path):
+    site, pids = site_with_a_sleeping_job(tmp_path, job_timeout=120, retry=240)
+    runner_pid = grandchild = None
     try:
-        found = wait_until(lambda: pids.exists() and len(pids.read_text().split()) >= 2
-                           and pids.read_text().split(), 90, "the runner and its grandchild")
-        runner_pid, grandchild = (int(p) for p in found[:2])
+        cluster, runner_pid, grandchild = start_the_job(site, pids)
         assert run_folders(site), "the run has a scratch folder"
         site.kill(cluster)  # SIGKILL to the cluster's whole session: the runner is not in it
         wait_until(lambda: not process_alive(runner_pid), 10, "the runner's death with its worker")
-    finally:
-        site.stop_all()
-    try:
         report = clean_up(site)
         # The strays: the runner's own `sleep` (orphaned when the runner died) and the grandchild.
         assert "1 scratch folders" in report and "2 stray processes" in report, report
@@ -81,6 +89,24 @@ def test_a_sigkilled_qcluster_leaves_no_runner_process_and_no_scratch_folder(tmp
         assert run_folders(site) == []
         assert processes.tagged(lambda run: run.startswith(f"{NODE}:")) == []
     finally:
+        site.stop_all()
         for pid in (runner_pid, grandchild):  # whatever a failed assertion left running
-            if process_alive(pid):
+            if pid is not None and process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_clusters_task_timeout_ends_the_runner_and_its_grandchild(tmp_path):
+    site, pids = site_with_a_sleeping_job(tmp_path, job_timeout=6, retry=30)
+    # The runner's own limit is far away: only django-q2's task timeout can end this job.
+    site.env["RUNNER_TIMEOUT"] = "100"
+    runner_pid = grandchild = None
+    try:
+        _, runner_pid, grandchild = start_the_job(site, pids)
+        wait_until(lambda: not process_alive(runner_pid) and not process_alive(grandchild), 30,
+                   "the runner and its grandchild to die at the task timeout")
+        wait_until(lambda: run_folders(site) == [], 10, "the run's scratch folder to go")
+    finally:
+        site.stop_all()
+        for pid in (runner_pid, grandchild):
+            if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
