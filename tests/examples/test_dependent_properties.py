@@ -122,6 +122,12 @@ def test_elastic_constants(dependent, species, structure, model, expected, relat
     c11, c12, c44 = elastic_constants(result)
     for value, paper in zip((c11, c12, c44), expected, strict=True):
         assert within(value, paper, relative), (c11, c12, c44)
+    # Every constant carries the driver's error estimate (|C(h) - C(2h)|), small for these
+    # smooth models, and the stiffness is cubic: excess is the deviation from cubic form.
+    (instance,) = result.instances
+    for key, value in zip(("c11", "c12", "c44"), (c11, c12, c44), strict=True):
+        assert 0 <= instance[key]["source-std-uncert-value"] < 0.005 * value, instance[key]
+    assert 0 <= instance["excess"]["source-value"] < 1e-3 and instance["excess"]["source-unit"] == "GPa"
     # Born stability of a cubic crystal.
     assert c11 > abs(c12) and c44 > 0 and c11 + 2 * c12 > 0
 
@@ -139,7 +145,7 @@ def test_bulk_modulus_agrees_with_the_elastic_constants(dependent):
     elastic, _lattice = dependent("ElasticConstantsCubic", "Cu", "fcc", models.CU_MISHIN)
     b, _unit = one(bulk, "isothermal-bulk-modulus")
     c11, c12, _c44 = elastic_constants(elastic)
-    # Two drivers, two methods (E(V) fit, strain finite differences): B = (C11 + 2 C12) / 3.
+    # Two drivers, two methods (E(V) fit, stress-strain differences): B = (C11 + 2 C12) / 3.
     assert within(b, (c11 + 2 * c12) / 3, 0.02)
 
 
