@@ -218,3 +218,81 @@ def test_two_clusters_on_the_orm_broker_never_run_a_job_twice(orm_broker_site):
 @pytest.mark.redis
 def test_two_clusters_on_postgres_and_redis_never_run_a_job_twice(postgres_redis_site):
     two_clusters_share_one_queue(postgres_redis_site)
+
+
+def short_lease(site) -> None:
+    """A 3 s lease (two 1 s heartbeats + 1 s grace): far shorter than the runs below."""
+    site.env.update({"PIPELINE_HEARTBEAT_SECONDS": "1", "PIPELINE_LEASE_HEARTBEATS": "2",
+                     "PIPELINE_LEASE_GRACE": "1"})
+
+
+def test_a_live_slow_worker_keeps_its_lease_and_its_job_runs_once(tmp_path, sqlite_template):
+    site = PipelineSite(tmp_path, job_timeout=30, retry=40)
+    copy_sqlite(sqlite_template, site)
+    short_lease(site)
+    try:
+        site.scenario("setup", "--tests", "1", "--models", "1", "--sleep", "8",
+                      "--log", str(site.log))
+        site.scenario("submit")
+        site.start_cluster("alpha")
+        site.wait_for(lambda: runs_in_progress(site), timeout=60, what="the run started")
+        passes = []
+        while runs_in_progress(site):  # 8 s of run: more than twice the lease
+            passes.append(site.scenario("reconcile")["requeued"])
+        report = site.wait_for(lambda: (r := site.scenario("report"))["states"]["done"] and r,
+                               timeout=60, what="the job done")
+    finally:
+        site.stop_all()
+    assert len(passes) >= 2 and passes == [[]] * len(passes), passes
+    assert [j["attempts"] for j in report["jobs"]] == [1]
+    assert_each_pair_ran_once(site, report, 1)
+
+
+def test_a_cluster_timeout_ends_the_job_and_its_runner(tmp_path, sqlite_template):
+    """The cluster kills the worker at the job's task timeout; the kernel ends its runner.
+
+    The job's lease then lapses and reconcile queues it again, until its attempts are spent:
+    a job the cluster keeps killing ends failed, naming the expired lease.
+    """
+    site = PipelineSite(tmp_path, job_timeout=4, retry=10)
+    copy_sqlite(sqlite_template, site)
+    short_lease(site)
+    site.env["RUNNER_TIMEOUT"] = "60"  # the runner's own limit never comes: the cluster's does
+    try:
+        site.scenario("setup", "--tests", "1", "--models", "1", "--sleep", "120",
+                      "--log", str(site.log))
+        site.scenario("submit")
+        site.start_cluster("alpha")
+        runs = site.wait_for(lambda: runs_in_progress(site), timeout=60, what="the run started")
+        runner_pid = next(iter(runs))
+        site.wait_for(lambda: not os.path.exists(f"/proc/{runner_pid}") or
+                      open(f"/proc/{runner_pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
+                      timeout=30, what="the runner killed with its worker")
+
+        def ended():
+            site.scenario("reconcile")
+            report = site.scenario("report")
+            return report if report["states"]["failed"] else None
+
+        report = site.wait_for(ended, timeout=120, every=1, what="the job failed")
+    finally:
+        site.stop_all()
+    (job,) = report["jobs"]
+    assert (job["state"], job["attempts"]) == ("failed", 3)
+    assert report["results_per_pair"] == {}
+
+
+@pytest.mark.postgres
+def test_concurrent_releasers_and_claimers_on_postgres_take_each_job_once(tmp_path,
+                                                                          postgres_template):
+    site = postgres_site(tmp_path, postgres_template, redis=None)
+    try:
+        report = site.scenario("contend", "--tests", "40", "--threads", "8")
+    finally:
+        drop_postgres_database(site.database_name)
+    assert report["vendor"] == "postgresql" and report["errors"] == []
+    assert len(report["released"]) == len(set(report["released"])) == 40, "each released once"
+    assert None not in report["claimed"], "a delivery found no job while 40 were queued"
+    assert len(report["claimed"]) == 40
+    claimed = sorted(report["claimed"] + report["rest"])
+    assert claimed == list(range(1, report["jobs"] + 1)), "each job claimed once"
