@@ -29,6 +29,7 @@ from django.db import transaction  # noqa: E402
 
 from repository.models import Error, Model, Test, TestResult  # noqa: E402
 from runner import director  # noqa: E402
+from runner.director import decide  # noqa: E402
 from runner.models import Job  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def decision_only(test, models) -> float:
     """The deciding alone (queries and planning, no INSERT), to show where the time goes."""
     Job.objects.all().delete()
     start = time.perf_counter()
-    director._plan_pairs(director._Plan(), [(test, m) for m in models],
+    decide._plan_pairs(decide._Plan(), [(test, m) for m in models],
                          priority=Job.Priority.NORMAL, force=False, reason="bench")
     return time.perf_counter() - start
 

@@ -9,7 +9,6 @@ not counted. The no-op test still starts a process per run, as every real test d
 """
 
 import argparse
-import os
 import sqlite3
 import sys
 import tempfile
@@ -30,17 +29,6 @@ from tests.fixtures.pipeline.site import (  # noqa: E402
 
 TIMES_SQL = ("SELECT COUNT(*), MIN(started_at), MAX(finished_at) FROM runner_job "
              "WHERE state = 'done'")
-
-
-def _probe() -> dict:
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kimsite.settings")
-    os.environ.setdefault("KIM_DIR", tempfile.mkdtemp(prefix="bench-queue-probe-"))
-    django.setup()
-    from tests.fixtures.pipeline import standin
-
-    return standin.real_or_standin()
 
 
 def measure(site: PipelineSite, jobs: int, read_times) -> float:
@@ -68,9 +56,9 @@ def measure(site: PipelineSite, jobs: int, read_times) -> float:
     return done / (parse(last) - parse(first)).total_seconds()
 
 
-def sqlite_orm(jobs: int, settings: dict) -> float:
+def sqlite_orm(jobs: int) -> float:
     site = PipelineSite(Path(tempfile.mkdtemp(prefix="bench-queue-sqlite-")),
-                        pipeline_settings=settings, job_timeout=300, retry=420)
+                        job_timeout=300, retry=420)
 
     def read_times():
         with sqlite3.connect(site.sqlite_file, timeout=30) as connection:
@@ -79,7 +67,7 @@ def sqlite_orm(jobs: int, settings: dict) -> float:
     return measure(site, jobs, read_times)
 
 
-def postgres_redis(jobs: int, settings: dict) -> float | None:
+def postgres_redis(jobs: int) -> float | None:
     reason = postgres_unreachable() or redis_unreachable()
     if reason:
         print(f"PostgreSQL + Redis: not measured ({reason})")
@@ -89,7 +77,7 @@ def postgres_redis(jobs: int, settings: dict) -> float | None:
     name = f"kimpipe_bench_{uuid.uuid4().hex[:8]}"
     postgres_admin(f'CREATE DATABASE "{name}"')
     site = PipelineSite(Path(tempfile.mkdtemp(prefix="bench-queue-pg-")),
-                        pipeline_settings=settings, job_timeout=300, retry=420,
+                        job_timeout=300, retry=420,
                         database=f"postgres://postgres@127.0.0.1:5432/{name}", redis=redis_url())
 
     def read_times():
@@ -106,12 +94,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=80, help="a multiple of 8 (the Ar models)")
     args = parser.parse_args()
-    settings = _probe()
-    print(f"no-op test, 1 cluster x 2 workers, {args.jobs} jobs; run_pair = "
-          f"{settings['PIPELINE_RUN_PAIR']}")
-    orm = sqlite_orm(args.jobs, settings)
+    # The real run_pair and KIM API: each job renders its template and starts its runner.
+    print(f"no-op test, 1 cluster x 2 workers, {args.jobs} jobs")
+    orm = sqlite_orm(args.jobs)
     print(f"SQLite + ORM broker:  {orm:6.2f} jobs/s")
-    redis = postgres_redis(args.jobs, settings)
+    redis = postgres_redis(args.jobs)
     if redis is not None:
         print(f"PostgreSQL + Redis:   {redis:6.2f} jobs/s")
         print(f"ratio PostgreSQL+Redis / SQLite+ORM: {redis / orm:.2f}")
