@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kimsite import config
+from repository.models import SourceFormat
 from runner import reading
 
 
@@ -49,7 +50,7 @@ FORMATS = {f.name: f for f in (FORMAT_2020, FORMAT_2012)}
 
 def of(item) -> Format:
     """The format of a runner item (anything else than "2012" is the 2020 format)."""
-    return FORMAT_2012 if getattr(item, "source_format", "") == "2012" else FORMAT_2020
+    return FORMAT_2012 if getattr(item, "source_format", "") == SourceFormat.KIM2012 else FORMAT_2020
 
 
 __all__ = ["Format", "of", "FORMAT_2012", "FORMAT_2020", "FORMATS"]
