@@ -6,6 +6,12 @@ from django.core.checks import Error, Warning, register
 from kimsite import config
 
 
+def lease_seconds() -> float:
+    """A job's lease: PIPELINE_LEASE_HEARTBEATS heartbeats plus PIPELINE_LEASE_GRACE (runner.jobs)."""
+    return (settings.PIPELINE_HEARTBEAT_SECONDS * settings.PIPELINE_LEASE_HEARTBEATS
+            + settings.PIPELINE_LEASE_GRACE)
+
+
 @register("pipeline")
 def check_queue_timeouts(app_configs=None, **kwargs):
     """django-q2 hands a task out again after ``retry`` s: it must outlast ``timeout``."""
@@ -28,6 +34,15 @@ def check_queue_timeouts(app_configs=None, **kwargs):
             f"({config.RUNNER_TIMEOUT} s): the cluster kills a slow run before the runner can "
             "record it as a timeout, and the job is retried instead.",
             hint="Leave JOB_TIMEOUT at its default (RUNNER_TIMEOUT + 60).", id="runner.W002"))
+    beat, lease = settings.PIPELINE_HEARTBEAT_SECONDS, lease_seconds()
+    if lease < beat + settings.PIPELINE_RENDER_TIMEOUT:
+        # Rendering runs before the first heartbeat: a lease shorter than a render plus one
+        # beat lapses under a live worker, and its job is queued again while it runs.
+        problems.append(Error(
+            f"a job's lease ({lease} s) is shorter than one heartbeat ({beat} s) plus "
+            f"PIPELINE_RENDER_TIMEOUT ({settings.PIPELINE_RENDER_TIMEOUT} s): a live worker "
+            "would lose its job to another.",
+            hint="Raise PIPELINE_LEASE_HEARTBEATS or PIPELINE_LEASE_GRACE.", id="runner.E003"))
     if cluster.get("bulk", 1) > 1 and not cluster.get("sync"):
         problems.append(Warning(
             "Q_CLUSTER bulk > 1 lets one cluster hold several long jobs waiting in memory; time "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from repository.errors import PipelineDependencyError, PipelineError
 from repository.kimcodes import parse_kim_code
 from repository.models import Model, Test, TestResult, VerificationCheck, latest_outcome
-from runner import cleanup, director, execute, processes
+from runner import checks, cleanup, director, execute, processes
 from runner.dispatch import dispatch
 from runner.models import Job
 
@@ -38,8 +38,7 @@ def lease_seconds() -> int:
     runner runs, so only a dead worker lets it lapse, and reconcile queues its job again
     within one lease period.
     """
-    return (settings.PIPELINE_HEARTBEAT_SECONDS * settings.PIPELINE_LEASE_HEARTBEATS
-            + settings.PIPELINE_LEASE_GRACE)
+    return checks.lease_seconds()
 
 
 def new_owner() -> str:

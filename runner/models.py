@@ -135,7 +135,3 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.runner_kim_id} × {self.subject_kim_id} ({self.state})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.state in self.ACTIVE_STATES

@@ -8,6 +8,7 @@ from django.utils import timezone
 from kimsite import config
 from repository.models import TestResult
 from runner import director, dispatch, jobs, reconcile
+from runner.checks import check_queue_timeouts
 from runner.models import Job
 from tests import factories
 from tests.fixtures.pipeline import items
@@ -99,3 +100,14 @@ def test_a_worker_renewing_its_lease_is_never_queued_again_and_runs_once(reposit
     assert (job.state, job.attempts) == ("done", 1)
     assert TestResult.objects.filter(test=test, model=model).count() == 1
     assert len(items.executions(log, "start")) == 1
+
+
+def test_a_lease_too_short_for_a_render_and_a_heartbeat_is_a_configuration_error(settings):
+    settings.Q_CLUSTER = {"timeout": 360, "retry": 480, "orm": "default"}
+    settings.PIPELINE_HEARTBEAT_SECONDS, settings.PIPELINE_RENDER_TIMEOUT = 10, 30
+    settings.PIPELINE_LEASE_HEARTBEATS, settings.PIPELINE_LEASE_GRACE = 1, 5
+    (problem,) = check_queue_timeouts()
+    assert problem.id == "runner.E003" and "15 s" in problem.msg and "30 s" in problem.msg
+
+    settings.PIPELINE_LEASE_HEARTBEATS, settings.PIPELINE_LEASE_GRACE = 3, 45
+    assert check_queue_timeouts() == []
