@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django_q.brokers import get_broker
 
-from repository.errors import PipelineDependencyError
+from repository.errors import PipelineDependencyError, PipelineError
 from repository.models import Error, Model, Status, Test, TestResult
 from runner import director, jobs
 from runner.director import SubmitReport
@@ -34,6 +34,7 @@ class ReconcileReport:
     redispatched: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     stale_resubmitted: int = 0
+    skipped: list[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (f"expired leases: {len(self.adopted)} adopted a landed outcome, "
@@ -50,31 +51,40 @@ def _broker_is_empty() -> bool:
         return True
 
 
+def _expired(job: Job, now, report: "ReconcileReport", dispatch_released: bool) -> None:
+    outcome = jobs.landed_outcome(job)
+    with transaction.atomic():
+        mine = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING,
+                                  lease_owner=job.lease_owner, lease_expires_at__lt=now)
+        if outcome is not None:
+            if mine.update(state=Job.State.DONE, outcome_kim_id=outcome.kim_id,
+                           finished_at=now, updated_at=now, lease_expires_at=None):
+                jobs.after_outcome(job, outcome, dispatch_released=dispatch_released)
+                report.adopted.append(job.pk)
+        elif job.attempts >= job.max_attempts:
+            if mine.update(state=Job.State.FAILED, finished_at=now, updated_at=now,
+                           last_error=f"lease of {job.lease_owner} expired after attempt "
+                                      f"{job.attempts}/{job.max_attempts}: worker died?"):
+                director.release_waiting(job.subject_kim_id)
+                report.failed.append(job.pk)
+        elif mine.update(state=Job.State.QUEUED, lease_owner="", lease_expires_at=None,
+                         updated_at=now,
+                         last_error=f"lease of {job.lease_owner} expired at "
+                                    f"{job.lease_expires_at:%Y-%m-%d %H:%M:%S}; queued again"):
+            report.requeued.append(job.pk)
+
+
 def reconcile(*, now=None, dispatch_released: bool = True) -> ReconcileReport:
     """The periodic repair pass: expired leases, lost deliveries, missed releases, stale results."""
     now = now or timezone.now()
     report = ReconcileReport()
     for job in Job.objects.filter(state=Job.State.RUNNING, lease_expires_at__lt=now):
-        outcome = jobs.landed_outcome(job)
-        with transaction.atomic():
-            mine = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING,
-                                      lease_owner=job.lease_owner, lease_expires_at__lt=now)
-            if outcome is not None:
-                if mine.update(state=Job.State.DONE, outcome_kim_id=outcome.kim_id,
-                               finished_at=now, updated_at=now, lease_expires_at=None):
-                    jobs.after_outcome(job, outcome, dispatch_released=dispatch_released)
-                    report.adopted.append(job.pk)
-            elif job.attempts >= job.max_attempts:
-                if mine.update(state=Job.State.FAILED, finished_at=now, updated_at=now,
-                               last_error=f"lease of {job.lease_owner} expired after attempt "
-                                          f"{job.attempts}/{job.max_attempts}: worker died?"):
-                    director.release_waiting(job.subject_kim_id)
-                    report.failed.append(job.pk)
-            elif mine.update(state=Job.State.QUEUED, lease_owner="", lease_expires_at=None,
-                             updated_at=now,
-                             last_error=f"lease of {job.lease_owner} expired at "
-                                        f"{job.lease_expires_at:%Y-%m-%d %H:%M:%S}; queued again"):
-                report.requeued.append(job.pk)
+        try:
+            _expired(job, now, report, dispatch_released)
+        except PipelineError as exc:
+            # One job's broken state (a cycle edited in by hand) must not stop the others'.
+            log.error("reconcile: job %s left as it is: %s", job.pk, exc)
+            report.skipped.append(job.pk)
     if report.requeued or report.adopted or report.failed:
         log.warning("reconcile: %d expired leases (%d re-queued, %d adopted, %d failed)",
                     len(report.requeued) + len(report.adopted) + len(report.failed),

@@ -45,14 +45,15 @@ def test_stale_resubmission_reaches_every_submittable_pair_past_unsubmittable_on
     factories.make_test("Old_Ar", 2, 1)  # a newer version: old's rows are not its to re-run
     ready = factories.make_test("Ready_Ar", 3)
     number = 0
-    # Oldest first, and more of them than the limit: the unsubmittable stale pairs.
+    # The newest stale pairs (what a newest-first read takes), more of them than the limit,
+    # and none submittable: a pending test, and an old version of a test.
     for test in (pending, old):
         for model in models:
             number += 1
-            factories.make_result(test, model, number, minutes=-60 + number, stale=True)
+            factories.make_result(test, model, number, minutes=number, stale=True)
     for model in models:
         number += 1
-        factories.make_result(ready, model, number, stale=True)
+        factories.make_result(ready, model, number, minutes=-60, stale=True)
 
     reached = set()
     for _ in range(2):  # passes of reconcile
@@ -127,3 +128,18 @@ def test_a_downstream_whose_wait_failed_runs_when_its_upstream_finally_lands(rep
     assert jobs.run_job(job.pk, dispatch_released=False) == "done"
 
     assert Job.objects.for_pair(downstream.kim_id, model.kim_id).active().get().state == "queued"
+
+
+def test_a_cycle_downstream_of_a_landing_result_cannot_crash_its_completion(repository_dir):
+    model = factories.make_model(factories.AR_MODELS[0])
+    upstream = factories.make_test("Lattice_Ar", 9, root=repository_dir)
+    a, b = cycle_by_hand()
+    a.depends_on.add(upstream)
+    factories.make_result(a, model, 1)  # made stale, and re-run, when the upstream lands
+    job = Job.objects.create(runner_kim_id=upstream.kim_id, subject_kim_id=model.kim_id)
+
+    assert jobs.run_job(job.pk, dispatch_released=False) == "done"
+
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE
+    assert not Job.objects.for_pair(a.kim_id, model.kim_id).exists(), "a cycle is never run"
