@@ -7,7 +7,8 @@ from django_q.models import Schedule
 from repository import importer
 from repository.errors import PipelineError
 from repository.models import kim_obj
-from runner import director, install, jobs, reconcile as repair
+from runner import director, install, jobs
+from runner import reconcile as repair
 
 log = logging.getLogger("pipeline.tasks")
 
