@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from kimsite import config
+from repository import edn
 from repository.errors import PipelineFileMissing, PipelineSearchError
 
 log = logging.getLogger("pipeline.kimapi")
@@ -188,13 +189,11 @@ def _describe(collections, kind: str, name: str, with_metadata: bool) -> Install
 
 
 def _read_kimspec(collections, kind: str, name: str) -> dict | None:
-    import kim_edn
-
     count = collections.cache_list_of_item_metadata_files(_item_type(kind), name)
     for index in range(count):
         file_name, _length, _raw, as_string, text = collections.get_item_metadata_file(index)
         if file_name == config.KIMSPEC_FILE and as_string:
-            return kim_edn.loads(text)
+            return edn.loads(text, path=config.KIMSPEC_FILE, kim_id=name)
     return None
 
 
