@@ -166,3 +166,20 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# The remote repository (issue 9, runner/sync/; docs/SYNC.md): empty RSYNC_ADDRESS = one machine.
+RSYNC_ADDRESS = env_str("RSYNC_ADDRESS")  # rsync://HOST[:PORT]/MODULE or [USER@]HOST (ssh)
+RSYNC_REMOTE_ROOT = env_str("RSYNC_REMOTE_ROOT")
+REAL_READ_PATH = env_str("REAL_READ_PATH", "real-read")
+REAL_WRITE_PATH = env_str("REAL_WRITE_PATH", "real-write")
+TEMP_READ_PATH = env_str("TEMP_READ_PATH", "temp-read")
+TEMP_WRITE_PATH = env_str("TEMP_WRITE_PATH", "temp-write")
+RSYNC_FLAGS = env_str("RSYNC_FLAGS", "-rltz --relative")
+RSYNC_LOG_FILE_FLAG = env_str("RSYNC_LOG_FILE_FLAG", f"--log-file={config.KIM_LOG_DIR / 'rsync.log'}")
+GLOBAL_PORT = env_int("GLOBAL_PORT", 22)
+RSYNC_SSH_KEY = env_str("RSYNC_SSH_KEY")
+RSYNC_MAX_SIZE = env_str("RSYNC_MAX_SIZE", "1G")
+RSYNC_TIMEOUT = env_int("RSYNC_TIMEOUT", 300)
+RSYNC_RETRIES = env_int("RSYNC_RETRIES", 4)
+RSYNC_BACKOFF = float(env_str("RSYNC_BACKOFF", "2"))
+RSYNC_BACKOFF_MAX = float(env_str("RSYNC_BACKOFF_MAX", "60"))
