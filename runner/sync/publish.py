@@ -36,10 +36,10 @@ def push_folder(remote: Remote, area: str, root: Path, top: str, *, asked: str) 
     if not (folder / MARKER).is_file():
         raise PipelineSyncError(f"{top} has no {MARKER}: an unfinished folder is never pushed",
                                 area=area, asked=asked, address=remote.address)
-    data = sorted(str(p.relative_to(root)) for p in folder.rglob("*")
-                  if p.name != MARKER or p.parent != folder)
-    rsync.run(remote, ["-r", f"{root}/", remote.url(area)], area=area, asked=f"{asked} (data)",
-              files=[top, *data] if data else [top])
+    # The marker is excluded from the first call (and so kept if already there); --delete
+    # clears what an interrupted earlier attempt left inside this folder (rsync's temp files).
+    rsync.run(remote, ["-r", "--delete", f"--exclude=/{top}/{MARKER}", f"{root}/", remote.url(area)],
+              area=area, asked=f"{asked} (data)", files=[top])
     rsync.run(remote, [f"{root}/", remote.url(area)], area=area, asked=f"{asked} (marker)",
               files=[f"{top}/{MARKER}"])
 

@@ -131,3 +131,24 @@ def test_over_ssh_pull_and_push(sshd, repository_dir):
     assert pub.push_outcome(TR)
     assert (sshd / "real-write" / "tr" / TR / "kimspec.edn").is_file()
     assert not filecmp.dircmp(sshd / "real-write" / "tr" / TR, repository_dir / "tr" / TR).diff_files
+
+
+def test_the_marker_travels_only_in_the_second_call(daemon, repository_dir, monkeypatch):
+    """The data call really runs; the marker call is made to fail (a fake, to reach this edge)."""
+    from runner.sync import rsync
+    real_run = rsync.run
+
+    def run(remote, args, **kw):
+        if kw["asked"].endswith("(marker)"):
+            raise pub.PipelineSyncError("marker call refused by the test", exit_code=30, transient=True)
+        return real_run(remote, args, **kw)
+
+    monkeypatch.setattr(rsync, "run", run)
+    make_item(repository_dir, TR, files={"a.txt": "a\n", "b/c.txt": "c\n"})
+    assert pub.push_outcome(TR) is False
+    remote = area(daemon, "real-write") / "tr" / TR
+    assert (remote / "b" / "c.txt").is_file() and not (remote / "kimspec.edn").exists()
+    assert list(pub.unpublished()) == [TR]
+    monkeypatch.setattr(rsync, "run", real_run)
+    assert pub.push_pending() == ([TR], {})
+    assert (remote / "kimspec.edn").is_file()
