@@ -30,18 +30,25 @@ def write_area_for(kim_id: str) -> str:
     return "temp-write" if leader == "VR" else "real-write"
 
 
-def push_folder(remote: Remote, area: str, root: Path, top: str, *, asked: str) -> None:
-    """Send one folder whole: every data file in a first call, then the marker in a second."""
-    folder = root / top
-    if not (folder / MARKER).is_file():
-        raise PipelineSyncError(f"{top} has no {MARKER}: an unfinished folder is never pushed",
-                                area=area, asked=asked, address=remote.address)
-    # The marker is excluded from the first call (and so kept if already there); --delete
-    # clears what an interrupted earlier attempt left inside this folder (rsync's temp files).
-    rsync.run(remote, ["-r", "--delete", f"--exclude=/{top}/{MARKER}", f"{root}/", remote.url(area)],
-              area=area, asked=f"{asked} (data)", files=[top])
+def push_folders(remote: Remote, area: str, root: Path, tops: list[str], *, asked: str) -> None:
+    """Send folders whole: every data file in a first call, then the markers in a second."""
+    for top in tops:
+        if not (root / top / MARKER).is_file():
+            raise PipelineSyncError(f"{top} has no {MARKER}: an unfinished folder is never pushed",
+                                    area=area, asked=asked, address=remote.address)
+    if not tops:
+        return
+    # The markers are excluded from the first call (and so kept where already there); --delete
+    # clears what an interrupted earlier attempt left inside these folders (rsync's temp files).
+    excludes = [f"--exclude=/{top}/{MARKER}" for top in tops]
+    rsync.run(remote, ["-r", "--delete", *excludes, f"{root}/", remote.url(area)],
+              area=area, asked=f"{asked} (data)", files=list(tops))
     rsync.run(remote, [f"{root}/", remote.url(area)], area=area, asked=f"{asked} (marker)",
-              files=[f"{top}/{MARKER}"])
+              files=[f"{top}/{MARKER}" for top in tops])
+
+
+def push_folder(remote: Remote, area: str, root: Path, top: str, *, asked: str) -> None:
+    push_folders(remote, area, root, [top], asked=asked)
 
 
 # The journal of outcomes not yet published.
@@ -128,16 +135,13 @@ def move(remote: Remote, source: str, target: str, tops: list[str], *, asked: st
         stage = Path(tmp) / STAGING
         stage.mkdir()
         rsync.fetch(remote, source, tops, stage, asked=asked)
-        moved = []
-        for top in tops:
-            if not (stage / top / MARKER).is_file():
-                continue
-            push_folder(remote, target, stage, top, asked=asked)
-            rsync.fetch(remote, source, [f"{top}/{MARKER}"], stage, asked=f"{asked} (remove marker)",
-                        extra=["--remove-source-files"])
-            rsync.fetch(remote, source, [top], stage, asked=f"{asked} (remove data)",
-                        extra=["--remove-source-files"])
-            moved.append(top.split("/")[1])
+        whole = [top for top in tops if (stage / top / MARKER).is_file()]
+        push_folders(remote, target, stage, whole, asked=asked)
+        rsync.fetch(remote, source, [f"{top}/{MARKER}" for top in whole], stage,
+                    asked=f"{asked} (remove markers)", extra=["--remove-source-files"])
+        rsync.fetch(remote, source, whole, stage, asked=f"{asked} (remove data)",
+                    extra=["--remove-source-files"])
+        moved = [top.split("/")[1] for top in whole]
         shutil.rmtree(stage, ignore_errors=True)
     return moved
 
