@@ -14,10 +14,6 @@ from repository import dependencies, edn, kimcodes
 from repository.errors import InvalidKIMID, PipelineError, PipelineImportError
 from repository.models import Status
 
-#: Seconds the cluster's task timeout adds to a test's own (runner.jobs: timeout + margin),
-#: when settings do not say (the margin JOB_TIMEOUT already keeps above RUNNER_TIMEOUT).
-DEFAULT_JOB_TIMEOUT_MARGIN = 60
-
 
 def reject(message: str, folder: Path, kim_id: str | None = None, *, line=None) -> PipelineImportError:
     return PipelineImportError(message, path=folder, kim_id=kim_id, line=line)
@@ -91,7 +87,7 @@ def status(spec: dict, where: Path, kim_id: str) -> str | None:
 
 def allowed_timeout() -> tuple[int, int, int]:
     """(longest test timeout, JOB_TIMEOUT, margin): a job's task timeout is its timeout + margin."""
-    margin = getattr(settings, "PIPELINE_JOB_TIMEOUT_MARGIN", DEFAULT_JOB_TIMEOUT_MARGIN)
+    margin = settings.PIPELINE_JOB_TIMEOUT_MARGIN
     return settings.JOB_TIMEOUT - margin, settings.JOB_TIMEOUT, margin
 
 

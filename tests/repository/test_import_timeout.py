@@ -31,14 +31,21 @@ def test_timeout_beyond_what_the_cluster_allows_is_refused_naming_both_numbers(s
     assert not VerificationCheck.objects.filter(kim_id=too_long_check.name).exists()
 
 
-def test_the_margin_defaults_to_sixty_seconds(source, repository_dir, settings):
-    settings.JOB_TIMEOUT = 200
-    if hasattr(settings, "PIPELINE_JOB_TIMEOUT_MARGIN"):
-        del settings.PIPELINE_JOB_TIMEOUT_MARGIN
-    over = b.item_2020(source, "Slow__TE_000000000091_000", runner=True, template=True, timeout=141)
-    b.item_2020(source, "Fits__TE_000000000092_000", runner=True, template=True, timeout=140)
+def test_the_margin_setting_is_honoured(source, repository_dir, settings):
+    settings.JOB_TIMEOUT, settings.PIPELINE_JOB_TIMEOUT_MARGIN = 200, 25
+    over = b.item_2020(source, "Slow__TE_000000000091_000", runner=True, template=True, timeout=176)
+    b.item_2020(source, "Fits__TE_000000000092_000", runner=True, template=True, timeout=175)
 
     report = import_repository(source)
 
     assert [folder for folder, _ in report.rejected] == [over]
-    assert "less a margin of 60 s leaves 140 s" in report.rejected[0][1]
+    assert "less a margin of 25 s leaves 175 s" in report.rejected[0][1]
+
+
+def test_the_margin_has_one_default_the_settings_own(settings):
+    """No second default in the importer: without the setting it fails loudly, never guesses 60."""
+    from repository.importer import checks
+
+    del settings.PIPELINE_JOB_TIMEOUT_MARGIN
+    with pytest.raises(AttributeError):
+        checks.allowed_timeout()
