@@ -69,8 +69,13 @@ def test_django_q2s_timeout_alarm_ends_the_runner_and_its_scratch_folder(model, 
         run_pair(test, model)
     runner, grandchild = pids_of(pids, 2)
     assert wait_until_dead([runner, grandchild], 0) == []  # killed before run_pair gave up
-    assert not any(processes.owner_scratch().iterdir())
+    assert run_folders_of(test) == []
     assert not Error.objects.exists() and not TestResult.objects.exists()
+
+
+def run_folders_of(test) -> list:
+    """This test's run folders in this process's scratch folder (another test's are not ours)."""
+    return list(processes.owner_scratch().glob(f"{test.kim_id}__*"))
 
 
 def make_sleeper(kim_id: str, pids, **fields):
@@ -112,7 +117,7 @@ def test_a_heartbeat_that_raises_stops_the_runner_and_its_exception_propagates(m
         run_pair(test, model, heartbeat=heartbeat)
     assert wait_until_dead(pids_of(pids, 2), 0) == []
     assert not Error.objects.exists()  # nothing kept: the job is someone else's
-    assert not any(processes.owner_scratch().iterdir())
+    assert run_folders_of(test) == []
 
 
 def dead_pid() -> int:
