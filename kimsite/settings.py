@@ -133,6 +133,10 @@ PIPELINE_NODE_NAME = env_str("PIPELINE_NODE_NAME")
 # The runner's processes (runner.execute, runner.build, runner.install).
 #: Seconds one build step of an item from source may take (make, cmake, kim-api-collections-management).
 BUILD_TIMEOUT = env_int("BUILD_TIMEOUT", 900)
+#: Seconds the KIM API worker (repository.kimapi.worker) may take to start, and per model it
+#: creates, before it is taken for hung and killed.
+KIM_API_WORKER_STARTUP_SECONDS = env_int("KIM_API_WORKER_STARTUP_SECONDS", 30)
+KIM_API_WORKER_SECONDS_PER_MODEL = env_int("KIM_API_WORKER_SECONDS_PER_MODEL", 20)
 #: Bytes of stdout (and of stderr, kim.log) kept per run; the rest is read and dropped.
 RUNNER_OUTPUT_LIMIT = env_int("RUNNER_OUTPUT_LIMIT", 32 * 1024 * 1024)
 #: Seconds between two calls of run_pair's heartbeat while a runner runs (a job's lease renewal).

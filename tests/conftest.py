@@ -34,9 +34,14 @@ def examples_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def no_kim_log_in_the_checkout():
-    """The KIM API writes kim.log into its working folder: never into the project's."""
-    stray = PROJECT_DIR / "kim.log"
-    before = stray.stat().st_mtime_ns if stray.exists() else None
+    """The KIM API writes kim.log, a driver output/, into its working folder: never the project's."""
+    strays = [PROJECT_DIR / "kim.log", PROJECT_DIR / "output"]  # a driver run in the checkout
+
+    def stamps():
+        return {path: path.stat().st_mtime_ns if path.exists() else None for path in strays}
+
+    before = stamps()
     yield
-    after = stray.stat().st_mtime_ns if stray.exists() else None
-    assert after == before, f"the test session wrote {stray}: a KIM API call ran in the checkout"
+    changed = [path.name for path, stamp in stamps().items() if stamp != before[path]]
+    assert not changed, (f"the test session wrote {', '.join(changed)} into the checkout: a KIM "
+                         "API call or a driver ran in it")

@@ -15,13 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from kimsite import config
 from repository.errors import PipelineError, PipelineSearchError
 from repository.kimapi.catalog import installed_items, log, subprocess_environment
 
-#: Seconds a worker may spend on one model before it is taken for hung, and to start.
-WORKER_SECONDS_PER_MODEL = 20
-WORKER_STARTUP_SECONDS = 30
 #: The worker's entry point (``-c`` rather than ``-m``: the package imports this module first).
 WORKER_COMMAND = ("import sys; from repository.kimapi.worker import _worker_main; "
                   "sys.exit(_worker_main(sys.argv[1]))")
@@ -124,7 +123,8 @@ def _run_worker(names: list[str]) -> tuple[dict[str, ModelCheck], str | None]:
         kim_log = Path(scratch) / config.KIM_LOG_FILE
         tail = kim_log.read_text(errors="replace")[-800:].strip() if kim_log.is_file() else ""
         if hung:
-            reason = f"the KIM API worker gave no answer for {WORKER_SECONDS_PER_MODEL} s (killed)"
+            reason = (f"the KIM API worker gave no answer for "
+                      f"{settings.KIM_API_WORKER_SECONDS_PER_MODEL} s (killed)")
         elif code < 0:
             reason = f"the KIM API worker died with signal {-code}"
         else:
@@ -142,7 +142,7 @@ def _read_answers(process, answered: dict) -> tuple[bool, bool]:
     fd = process.stdout.fileno()
     selector = selectors.DefaultSelector()
     selector.register(fd, selectors.EVENT_READ)
-    deadline, ready, pending = WORKER_STARTUP_SECONDS, False, b""
+    deadline, ready, pending = settings.KIM_API_WORKER_STARTUP_SECONDS, False, b""
     while True:
         if not selector.select(timeout=deadline):
             return False, ready
@@ -155,7 +155,7 @@ def _read_answers(process, answered: dict) -> tuple[bool, bool]:
                 record = json.loads(line)
             except ValueError:
                 continue  # a line cut short by a crash: its model counts as unanswered
-            deadline = WORKER_SECONDS_PER_MODEL
+            deadline = settings.KIM_API_WORKER_SECONDS_PER_MODEL
             if "ready" in record:
                 ready = True  # started: from here on each model has its own time limit
                 continue

@@ -27,6 +27,13 @@ DRIVERS = EXAMPLES_DIR / "td"
 (TOOLS,) = DRIVERS.glob("ExampleDriverTools__TD_*")
 
 
+@pytest.fixture(autouse=True)
+def _kim_log_in_a_scratch_folder(tmp_path, monkeypatch):
+    # These tests create KIM API models in this process: the KIM API writes kim.log into the
+    # working folder, which must never be the checkout (tests/conftest.py guards it).
+    monkeypatch.chdir(tmp_path)
+
+
 def drivertools():
     """The shared driver module, imported the way the drivers import it (it does nothing when
     imported: the stdout guard is a function the programs call)."""

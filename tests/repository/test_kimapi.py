@@ -127,11 +127,11 @@ def test_a_model_that_crashes_the_worker_is_reported_and_the_rest_still_answered
 
 @pytest.mark.django_db
 def test_a_model_that_hangs_is_killed_and_the_rest_still_answered(kim_api_dir, repository_dir,
-                                                                   monkeypatch):
+                                                                   settings):
     from runner import install
 
     install.install_item(FIXTURES / "HangOnCreate__MO_000000000107_000")
-    monkeypatch.setattr(kimapi.worker, "WORKER_SECONDS_PER_MODEL", 2)
+    settings.KIM_API_WORKER_SECONDS_PER_MODEL = 2
     checks = kimapi.check_models(["HangOnCreate__MO_000000000107_000", EAM_NI])
     hung = checks["HangOnCreate__MO_000000000107_000"]
     assert not hung.loads and "no answer" in hung.error
