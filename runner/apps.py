@@ -9,8 +9,9 @@ class RunnerConfig(AppConfig):
     def ready(self):
         from repository.signals import items_imported
 
-        # Registers the queue-settings check (retry must exceed timeout).
-        from runner import checks  # noqa: F401
+        # Registers the system checks: the queue's settings (runner.checks) and the remote's
+        # address (runner.sync.E001).
+        from runner import checks, sync  # noqa: F401
         from runner.build import build_imported
 
         # Runners shipped as source are built when imported, not inside a job.
