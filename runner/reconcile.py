@@ -113,12 +113,15 @@ def resubmit_stale(*, dispatch: bool = True, limit: int = 1000) -> SubmitReport:
     Everything that makes a pair unsubmittable is filtered in SQL before the limit (a test
     not approved or not its latest version, a model likewise, a live job for the pair), so
     pairs that cannot be submitted never fill the limit and starve the others. A test whose
-    dependency graph is broken (rows edited by hand) is left out, logged, and the rest go on.
+    dependency graph is broken (rows edited by hand) is found only by walking its graph: it is
+    logged and left out of the pages after the one it was found in, and the read pages forward
+    (oldest first) past its rows until ``limit`` pairs are chosen or no stale row is left.
     """
     pairs: dict[tuple[str, str], tuple] = {}
-    rows = TestResult.objects, Error.objects.filter(test__isnull=False)
-    for table in rows:
-        found = (table.filter(stale=True).latest_per_pair()
+    checked: set[int] = set()
+    broken: set[int] = set()
+    for table in TestResult.objects, Error.objects.filter(test__isnull=False):
+        stale = (table.filter(stale=True).latest_per_pair()
                  .filter(test__status=Status.APPROVED, model__status=Status.APPROVED)
                  .exclude(Exists(Test.objects.filter(number=OuterRef("runner_number"),
                                                      version__gt=OuterRef("runner_version"))))
@@ -126,17 +129,24 @@ def resubmit_stale(*, dispatch: bool = True, limit: int = 1000) -> SubmitReport:
                                                       version__gt=OuterRef("subject_version"))))
                  .exclude(Exists(Job.objects.active().filter(runner_kim_id=OuterRef("test__kim_id"),
                                                              subject_kim_id=OuterRef("model__kim_id"))))
-                 .select_related("test", "model").order_by("created_at", "pk")[:limit])
-        for row in found:
-            pairs.setdefault((row.test.kim_id, row.model.kim_id), (row.test, row.model))
+                 .select_related("test", "model").order_by("created_at", "pk"))
+        after = Q()
+        while len(pairs) < limit:
+            page = list(stale.filter(after).exclude(test__in=broken)[:limit])
+            for row in page:
+                if row.test_id not in checked:
+                    checked.add(row.test_id)
+                    try:
+                        director.check_dependency_graph(row.test)
+                    except PipelineDependencyError as exc:
+                        log.error("stale pairs of %s not re-submitted: %s", row.test.kim_id, exc)
+                        broken.add(row.test_id)
+                if row.test_id not in broken and len(pairs) < limit:
+                    pairs.setdefault((row.test.kim_id, row.model.kim_id), (row.test, row.model))
+            if len(page) < limit:
+                break
+            last = page[-1]
+            after = Q(created_at__gt=last.created_at) | Q(created_at=last.created_at, pk__gt=last.pk)
     if not pairs:
         return SubmitReport()
-    broken = set()
-    for test in {t.kim_id: t for t, _ in pairs.values()}.values():
-        try:
-            director.check_dependency_graph(test)
-        except PipelineDependencyError as exc:
-            log.error("stale pairs of %s not re-submitted: %s", test.kim_id, exc)
-            broken.add(test.kim_id)
-    chosen = [pair for key, pair in pairs.items() if key[0] not in broken][:limit]
-    return director.submit_pairs(chosen, reason="stale result", dispatch=dispatch)
+    return director.submit_pairs(list(pairs.values()), reason="stale result", dispatch=dispatch)

@@ -40,20 +40,21 @@ def test_releasing_waiting_jobs_takes_a_fixed_number_of_queries(size):
 
 def test_stale_resubmission_reaches_every_submittable_pair_past_unsubmittable_ones():
     models = [factories.make_model(f"M{i}_Ar", 100 + i) for i in range(2)]
-    pending = factories.make_test("Pending_Ar", 1, status=Status.PENDING)
-    old = factories.make_test("Old_Ar", 2)
-    factories.make_test("Old_Ar", 2, 1)  # a newer version: old's rows are not its to re-run
-    ready = factories.make_test("Ready_Ar", 3)
+    pending = factories.make_test("Pending_Ar", 11, status=Status.PENDING)
+    old = factories.make_test("Old_Ar", 12)
+    factories.make_test("Old_Ar", 12, 1)  # a newer version: old's rows are not its to re-run
+    a, b = cycle_by_hand()  # a broken dependency graph: found only by walking it, not in SQL
+    ready = factories.make_test("Ready_Ar", 13)
     number = 0
-    # The newest stale pairs (what a newest-first read takes), more of them than the limit,
-    # and none submittable: a pending test, and an old version of a test.
-    for test in (pending, old):
+    # The oldest stale pairs (what an oldest-first read takes), more of them than the limit,
+    # and none submittable: a pending test, an old version of a test, and tests on a cycle.
+    for test in (pending, old, a, b):
         for model in models:
             number += 1
-            factories.make_result(test, model, number, minutes=number, stale=True)
+            factories.make_result(test, model, number, minutes=-600 + number, stale=True)
     for model in models:
         number += 1
-        factories.make_result(ready, model, number, minutes=-60, stale=True)
+        factories.make_result(ready, model, number, minutes=60 + number, stale=True)
 
     reached = set()
     for _ in range(2):  # passes of reconcile
