@@ -1,12 +1,25 @@
 from django.apps import AppConfig
 
 
+def clean_at_worker_start(sender, proc_name=None, **kwargs):
+    """django-q2's post_spawn, in each new worker process: clean what dead workers left here.
+
+    At spawn rather than at the first task, so that strays of a killed cluster do not live on
+    until a job happens to arrive.
+    """
+    from runner.jobs import clean_once_per_process
+
+    clean_once_per_process()
+
+
 class RunnerConfig(AppConfig):
     name = "runner"
     verbose_name = "Pipeline runner"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django_q.signals import post_spawn
+
         from repository.signals import items_imported
 
         # Registers the system checks: the queue's settings (runner.checks) and the remote's
@@ -16,3 +29,4 @@ class RunnerConfig(AppConfig):
 
         # Runners shipped as source are built when imported, not inside a job.
         items_imported.connect(build_imported, dispatch_uid="runner.build.build_imported")
+        post_spawn.connect(clean_at_worker_start, dispatch_uid="runner.apps.clean_at_worker_start")
