@@ -3,7 +3,9 @@
 A worker killed by the cluster's timeout, the OOM killer or a SIGKILL cannot clean up after
 itself; the kernel kills its runner (PR_SET_PDEATHSIG), and this pass, run once per worker
 process at its first task and at ``runpending`` start, removes the rest. Only owners of this
-host are judged: another host's pid says nothing here.
+host are judged: another host's pid says nothing here. An owner is one process instance
+(``runner.processes.owner``: host, pid, start time, boot), so a pid that a restarted container's
+new worker (or this cleaner) holds now does not keep a dead owner's leftovers alive.
 """
 
 import logging
@@ -28,7 +30,7 @@ class CleanupReport:
 
 
 def _dead_run(value: str) -> bool:
-    """A KIM_PIPELINE_RUN value ``host:pid/<scratch>`` whose owner is dead."""
+    """A KIM_PIPELINE_RUN value ``<owner>/<scratch>`` whose owner is dead."""
     owner, _, _ = value.partition("/")
     return processes.owner_dead(owner)
 

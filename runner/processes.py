@@ -6,15 +6,20 @@ Three kernel guarantees, not threads of the worker, end them:
   cluster's timeout, the OOM killer or a SIGKILL takes its runner with it;
 * the worker is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so a grandchild that leaves
   the runner's session is re-parented to the worker (not to init) and is killed and reaped
-  when the runner exits or times out;
+  when the runner exits or times out (with every other child it did not have before the run,
+  so an orphan that cleared its environment dies too);
 * every process of a run carries ``KIM_PIPELINE_RUN=<owner>/<scratch>`` in its environment,
   so ``runner.cleanup`` finds the strays of a worker that died before it could kill them.
 
-An owner is ``host:pid`` (the node name of the job leases and the worker's pid).
+An owner is ``host:pid:start:boot``: the node name of the job leases, the worker's pid, its
+start time (clock ticks since boot) and the boot id's first 8 hex digits, so a reused pid
+(a restarted container) or another boot is another owner. Old ``host:pid`` owners are
+judged by the pid alone.
 """
 
 import ctypes
 import os
+import re
 import select
 import signal
 import socket
@@ -48,35 +53,60 @@ def node_name() -> str:
     return settings.PIPELINE_NODE_NAME or socket.gethostname()
 
 
-def owner() -> str:
-    """``host:pid`` of this process, as Build.owner and scratch folders record it."""
-    return f"{node_name()}:{os.getpid()}"
-
-
-def parse_owner(text: str) -> tuple[str, int] | None:
-    host, sep, pid = text.rpartition(":")
-    if not sep or not pid.isdigit():
+def start_time(pid: int) -> int | None:
+    """``pid``'s start time (field 22 of /proc/<pid>/stat); None when gone or a zombie."""
+    fields = _stat_fields(str(pid))
+    if fields is None or len(fields) < 20 or fields[0] in ("Z", "X"):
         return None
-    return host, int(pid)
+    return int(fields[19])
+
+
+def boot_id() -> str:
+    """The first 8 hex digits of this boot's id: start times count from this boot."""
+    with open("/proc/sys/kernel/random/boot_id") as handle:
+        return handle.read().strip().replace("-", "")[:8]
+
+
+def owner() -> str:
+    """``host:pid:start:boot`` of this process, as Build.owner and scratch folders record it."""
+    return f"{node_name()}:{os.getpid()}:{start_time(os.getpid())}:{boot_id()}"
+
+
+@dataclass(frozen=True)
+class Owner:
+    host: str
+    pid: int
+    start: int | None = None  # start and boot: None for an old ``host:pid`` owner
+    boot: str | None = None
+
+
+def parse_owner(text: str) -> Owner | None:
+    parts = text.split(":")
+    if (len(parts) >= 4 and parts[-3].isdigit() and parts[-2].isdigit()
+            and re.fullmatch("[0-9a-f]{8}", parts[-1])):
+        return Owner(":".join(parts[:-3]), int(parts[-3]), int(parts[-2]), parts[-1])
+    if len(parts) >= 2 and parts[-1].isdigit():
+        return Owner(":".join(parts[:-1]), int(parts[-1]))
+    return None
 
 
 def pid_alive(pid: int) -> bool:
     """Whether ``pid`` names a process that has not exited (a zombie counts as dead)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
+    return start_time(pid) is not None
 
 
 def owner_dead(text: str) -> bool:
-    """True only for an owner of this host whose process is gone; another host's is unknown."""
+    """True only for an owner of this host whose process is gone; another host's is unknown.
+
+    Gone: its pid is free, or held by another process (another start time), or the owner
+    lived in another boot. An old ``host:pid`` owner is dead when its pid is free.
+    """
     parsed = parse_owner(text)
-    if parsed is None:
+    if parsed is None or parsed.host != node_name():
         return False
-    host, pid = parsed
-    return host == node_name() and pid != os.getpid() and not pid_alive(pid)
+    if parsed.start is None:
+        return parsed.pid != os.getpid() and not pid_alive(parsed.pid)
+    return parsed.boot != boot_id() or start_time(parsed.pid) != parsed.start
 
 
 def become_subreaper() -> None:
@@ -170,9 +200,39 @@ def _reap_adopted(pids) -> None:
                 pass
 
 
-def kill_tree(pid: int, run_tag: str | None = None) -> None:
-    """SIGKILL the process group of ``pid``, every descendant, and every process of ``run_tag``."""
+def children() -> set[tuple[int, int]]:
+    """(pid, start time) of this process's direct children, run_process's ``spare``."""
+    me, found = str(os.getpid()), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(entry)) is not None and fields[1] == me:
+            found.add((int(entry), int(fields[19])))
+    return found
+
+
+def _adopted(pid: int, spare: set[tuple[int, int]]) -> list[int]:
+    """This subreaper's children but ``spare`` and ``pid``, with their descendants: a run's
+    orphans, even those without its tag. Never one in this process's session: no process of
+    a run (started in a session of its own) can join it."""
+    session, found = os.getsid(0), []
+    for child in children() - spare:
+        try:
+            if child[0] != pid and os.getsid(child[0]) != session:
+                found += [child[0], *_descendants(child[0])]
+        except ProcessLookupError:
+            pass
+    return found
+
+
+def kill_tree(pid: int, run_tag: str | None = None,
+              spare: set[tuple[int, int]] | None = None) -> None:
+    """SIGKILL the process group of ``pid``, every descendant, and every process of ``run_tag``.
+
+    With ``spare`` (this process's children() before it started ``pid``), also every other
+    child this process has now: the orphans of the run re-parented here (a subreaper).
+    """
     stray = _descendants(pid)
+    if spare is not None:
+        stray += [p for p in _adopted(pid, spare) if p not in stray]
     if run_tag is not None:
         stray += [p for p in tagged(lambda value: value == run_tag) if p not in stray and p != pid]
     try:
@@ -258,6 +318,7 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
     (e.g. by django-q2's timeout alarm); if this process dies, the kernel kills the runner.
     """
     become_subreaper()
+    spare = children()  # this process's own children: never the run's to kill
     output = {"stdout": {}, "stderr": {}}
     env = {**env, RUN_VARIABLE: run_tag}
     started = time.monotonic()
@@ -286,7 +347,7 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
         runtime = time.monotonic() - started
     finally:
         os.close(pidfd)
-        kill_tree(process.pid, run_tag)
+        kill_tree(process.pid, run_tag, spare)
         # wait4 rather than Popen.wait: it reaps and returns the rusage (user time, max RSS).
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -306,16 +367,23 @@ def scratch_root() -> Path:
 
 
 def owner_scratch(owner_text: str | None = None) -> Path:
-    """This owner's folder of run folders: ``scratch/<host>+<pid>`` (``+``: no ':' in a cwd)."""
-    host, pid = parse_owner(owner_text or owner())
-    return scratch_root() / f"{host}+{pid}"
+    """This owner's folder of run folders: ``scratch/<host>+<pid>+<start>+<boot>`` (no ':' in a cwd)."""
+    text = owner_text or owner()
+    host = parse_owner(text).host
+    return scratch_root() / f"{host}+{text[len(host) + 1:].replace(':', '+')}"
 
 
 def owner_of_scratch(folder: Path) -> str | None:
+    """The owner of ``folder``, a folder of owner_scratch (or of an old ``<host>+<pid>`` owner)."""
+    parts = folder.name.split("+")
+    text = "+".join(parts[:-3]) + ":" + ":".join(parts[-3:])
+    if len(parts) >= 4 and (parsed := parse_owner(text)) is not None and parsed.start is not None:
+        return text
     host, sep, pid = folder.name.rpartition("+")
     return f"{host}:{pid}" if sep and pid.isdigit() else None
 
 
 __all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "owner", "owner_dead",
            "become_subreaper", "child_setup", "tagged", "scratch_root", "owner_scratch", "owner_of_scratch",
-           "RUN_VARIABLE", "kill_all", "pid_alive"]
+           "RUN_VARIABLE", "kill_all", "pid_alive", "start_time", "boot_id", "parse_owner", "Owner",
+           "children"]

@@ -120,45 +120,78 @@ def test_a_heartbeat_that_raises_stops_the_runner_and_its_exception_propagates(m
     assert run_folders_of(test) == []
 
 
-def dead_pid() -> int:
-    process = subprocess.Popen(["true"])
+def owner_of(host: str, pid: int, start: int | None = None) -> str:
+    """The owner string of ``pid`` (its real start time unless ``start`` is given), this boot."""
+    start = processes.start_time(pid) if start is None else start
+    return f"{host}:{pid}:{start}:{processes.boot_id()}"
+
+
+def dead_owner(host: str = "thishost") -> str:
+    """A certainly dead owner: an exited child's pid with the start time it had (whoever gets
+    the pid next starts later)."""
+    process = subprocess.Popen(["sleep", "1000"])
+    owner = owner_of(host, process.pid)
+    process.kill()
     process.wait()
-    return process.pid
+    return owner
 
 
 def test_clean_dead_owners_removes_a_dead_owners_scratch_and_building_row_and_keeps_a_live_ones(
         repository_dir, settings):
     settings.PIPELINE_NODE_NAME = "thishost"
-    dead = f"thishost:{dead_pid()}"
-    live = f"thishost:{os.getppid()}"  # pytest's parent: alive throughout
-    elsewhere = f"otherhost:{dead_pid()}"  # another host's pid says nothing here
+    holder = subprocess.Popen(["sleep", "1000"])  # alive throughout: a live owner, a reused pid
+    boot = processes.boot_id()
+    dead = {
+        "exited": dead_owner(),
+        # The pid is alive but another process's (a restarted container's new worker) ...
+        "reused": owner_of("thishost", holder.pid, processes.start_time(holder.pid) - 1),
+        # ... or the cleaner's own: an earlier process that had this pid.
+        "mine": owner_of("thishost", os.getpid(), processes.start_time(os.getpid()) - 1),
+        "another boot": owner_of("thishost", holder.pid).replace(
+            boot, "0" * 8 if boot != "0" * 8 else "1" * 8),
+        "old format, free pid": f"thishost:{int(open('/proc/sys/kernel/pid_max').read()) + 1}",
+    }
+    live = {
+        "live": owner_of("thishost", holder.pid),
+        "old format, live pid": f"thishost:{holder.pid}",
+        "elsewhere": dead_owner("otherhost"),  # another host's pid says nothing here
+    }
+    owners = [*dead.values(), *live.values()]
+    assert all(len(owner) < 200 for owner in owners)  # Build.owner's max_length
     folders = {owner: processes.owner_scratch(owner) / "Run__TE_000000000745_000.x"
-               for owner in (dead, live, elsewhere)}
+               for owner in owners}
     for folder in folders.values():
         folder.mkdir(parents=True)
-    for number, owner in enumerate((dead, live, elsewhere)):
-        Build.objects.create(kim_id=f"B{number}__TE_00000000075{number}_000", owner=owner,
-                             status=Build.Status.BUILDING)
-    Build.objects.create(kim_id="Done__TE_000000000759_000", owner=dead,
+    builds = {owner: f"B{number}__TE_00000000076{number}_000" for number, owner in enumerate(owners)}
+    for owner, kim_id in builds.items():
+        Build.objects.create(kim_id=kim_id, owner=owner, status=Build.Status.BUILDING)
+    Build.objects.create(kim_id="Done__TE_000000000759_000", owner=dead["exited"],
                          status=Build.Status.SUCCEEDED)
-    stray = subprocess.Popen(["sleep", "1000"],
-                             env={**os.environ, processes.RUN_VARIABLE: f"{dead}/Run.x"})
+    strays = [subprocess.Popen(["sleep", "1000"],
+                               env={**os.environ, processes.RUN_VARIABLE: f"{owner}/Run.x"})
+              for owner in (dead["exited"], dead["reused"])]
     kept = subprocess.Popen(["sleep", "1000"],
-                            env={**os.environ, processes.RUN_VARIABLE: f"{live}/Run.y"})
+                            env={**os.environ, processes.RUN_VARIABLE: f"{live['live']}/Run.y"})
     try:
         report = cleanup.clean_dead_owners()
-        assert report.processes == [stray.pid]
-        assert stray.wait(timeout=10) == -signal.SIGKILL or not os.path.exists(f"/proc/{stray.pid}")
+        assert sorted(report.processes) == sorted(stray.pid for stray in strays)
+        for stray in strays:  # reaped by the cleaner (its children), else by wait()
+            assert stray.wait(timeout=10) == -signal.SIGKILL or not os.path.exists(
+                f"/proc/{stray.pid}")
         assert kept.poll() is None
+        assert holder.poll() is None  # the reused pid's process itself is no stray
     finally:
-        kept.kill()
-        kept.wait()
-    assert not folders[dead].parent.exists()
-    assert folders[live].is_dir() and folders[elsewhere].is_dir()
-    assert report.scratch_folders == [folders[dead].parent.name]
-    assert report.builds == ["B0__TE_000000000750_000"]
+        for process in (kept, holder):
+            process.kill()
+            process.wait()
+    for owner in dead.values():
+        assert not folders[owner].parent.exists(), owner
+    for owner in live.values():
+        assert folders[owner].is_dir(), owner
+    assert sorted(report.scratch_folders) == sorted(folders[o].parent.name for o in dead.values())
+    assert sorted(report.builds) == sorted(builds[owner] for owner in dead.values())
     assert set(Build.objects.values_list("kim_id", flat=True)) == {
-        "B1__TE_000000000751_000", "B2__TE_000000000752_000", "Done__TE_000000000759_000"}
+        *(builds[owner] for owner in live.values()), "Done__TE_000000000759_000"}
 
 
 def test_a_build_interrupted_by_its_builders_death_is_rebuilt_by_the_next_scan(repository_dir,
@@ -169,7 +202,7 @@ def test_a_build_interrupted_by_its_builders_death_is_rebuilt_by_the_next_scan(r
     test = made_test("Interrupted__TE_000000000746_000", {
         "Makefile": "runner:\n\tprintf '#!/bin/sh\\nexit 0\\n' > runner; chmod +x runner\n",
         "pipeline.stdin.tpl": ""})
-    Build.objects.create(kim_id=test.kim_id, owner=f"thishost:{dead_pid()}",
+    Build.objects.create(kim_id=test.kim_id, owner=dead_owner(),
                          status=Build.Status.BUILDING)
     assert "interrupted" in run_pair(test, installed_model()).message
     cleanup.clean_dead_owners()
