@@ -169,7 +169,7 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True) 
         outcome = execute.run_pair(runner, model, rebuild=job.force,
                                    heartbeat=heartbeat_for(job, owner))
     except PipelineDependencyError as exc:
-        return fail(job, owner, str(exc))
+        return fail(job, owner, str(exc), dispatch_released=dispatch_released)
     except processes.HeartbeatFailed as exc:
         if isinstance(exc.cause, LeaseLost):
             log.warning("%s; the run was stopped", exc.cause)
@@ -217,9 +217,19 @@ def after_outcome(job: Job, outcome, *, dispatch_released: bool = True) -> None:
     """A result landed: stale its downstream results, then release the jobs waiting for it."""
     if isinstance(outcome, TestResult):
         director.upstream_changed(outcome, dispatch=dispatch_released)
-    queued, _failed = director.release_waiting(job.subject_kim_id)
+    release_and_dispatch(job.subject_kim_id, dispatch_released=dispatch_released)
+
+
+def release_and_dispatch(subject_kim_id: str, *, dispatch_released: bool = True) -> list[int]:
+    """Release the jobs waiting on pairs of this subject; deliver the queued ones after commit.
+
+    Every path that ends a job (a result, a failure, a cancel, an expired lease) releases
+    through here, so no job it queues is left without a delivery. Returns the queued ids.
+    """
+    queued, _failed = director.release_waiting(subject_kim_id)
     if queued and dispatch_released:
         transaction.on_commit(lambda ids=queued: dispatch(ids))
+    return queued
 
 
 def attempt_failed(job: Job, owner: str, message: str, *, dispatch_released: bool = True) -> str:
@@ -239,13 +249,13 @@ def attempt_failed(job: Job, owner: str, message: str, *, dispatch_released: boo
         if state == Job.State.QUEUED and dispatch_released:
             transaction.on_commit(lambda: dispatch([job.pk]))
         if state == Job.State.FAILED:
-            director.release_waiting(job.subject_kim_id)
+            release_and_dispatch(job.subject_kim_id, dispatch_released=dispatch_released)
     log.warning("job %s attempt %d/%d failed (%s): %s", job.pk, job.attempts, job.max_attempts,
                 state, message)
     return str(state)
 
 
-def fail(job: Job, owner: str, message: str) -> str:
+def fail(job: Job, owner: str, message: str, *, dispatch_released: bool = True) -> str:
     """End a running job as failed at once (no retry can help), and what waits on it."""
     now = timezone.now()
     with transaction.atomic():
@@ -253,20 +263,24 @@ def fail(job: Job, owner: str, message: str) -> str:
                 state=Job.State.FAILED, lease_owner="", lease_expires_at=None, updated_at=now,
                 finished_at=now, last_error=message[:5000]):
             return "lease-lost"
-        director.release_waiting(job.subject_kim_id)
+        release_and_dispatch(job.subject_kim_id, dispatch_released=dispatch_released)
     log.error("job %s failed: %s", job.pk, message)
     return str(Job.State.FAILED)
 
 
 def cancel(jobs) -> int:
-    """Cancel jobs that have not started; running jobs finish (their worker holds a lease)."""
+    """Cancel jobs that have not started; running jobs finish (their worker holds a lease).
+
+    What waited on them is looked at again: it fails, or (waiting on other pairs too) is
+    queued and delivered.
+    """
     ids = list(jobs.filter(state__in=[Job.State.WAITING, Job.State.QUEUED])
                .values_list("pk", flat=True))
     cancelled = Job.objects.filter(pk__in=ids, state__in=[Job.State.WAITING, Job.State.QUEUED]) \
         .update(state=Job.State.CANCELLED, finished_at=timezone.now(), lease_owner="")
     if cancelled:
         for subject in set(Job.objects.filter(pk__in=ids).values_list("subject_kim_id", flat=True)):
-            director.release_waiting(subject)
+            release_and_dispatch(subject)
     return cancelled
 
 

@@ -65,7 +65,8 @@ def _expired(job: Job, now, report: "ReconcileReport", dispatch_released: bool) 
             if mine.update(state=Job.State.FAILED, finished_at=now, updated_at=now,
                            last_error=f"lease of {job.lease_owner} expired after attempt "
                                       f"{job.attempts}/{job.max_attempts}: worker died?"):
-                director.release_waiting(job.subject_kim_id)
+                report.released += jobs.release_and_dispatch(
+                    job.subject_kim_id, dispatch_released=dispatch_released)
                 report.failed.append(job.pk)
         elif mine.update(state=Job.State.QUEUED, lease_owner="", lease_expires_at=None,
                          updated_at=now,
@@ -91,7 +92,9 @@ def reconcile(*, now=None, dispatch_released: bool = True) -> ReconcileReport:
                     len(report.requeued), len(report.adopted), len(report.failed))
 
     # One batched pass over every waiting job: a fixed number of queries, however many wait.
-    report.released, _ = director.release_waiting()
+    # (Those released above by a failed job were delivered when their transaction committed.)
+    released, _ = director.release_waiting()
+    report.released += released
 
     report.stale_resubmitted = len(resubmit_stale(dispatch=dispatch_released).jobs)
 
@@ -101,7 +104,7 @@ def reconcile(*, now=None, dispatch_released: bool = True) -> ReconcileReport:
     if _broker_is_empty():
         old = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=retry))
         report.redispatched = list(Job.objects.next_up().filter(old).values_list("pk", flat=True))
-    to_send = report.requeued + report.released + report.redispatched
+    to_send = report.requeued + released + report.redispatched
     if dispatch_released and to_send:
         jobs.dispatch(sorted(set(to_send), key=to_send.index))
     return report
