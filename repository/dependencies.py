@@ -233,22 +233,31 @@ def check_graph(test, upstream_of: Callable[[object], Iterable[object]], *, boun
     Raises DependencyCycle(cycle) or DependencyTooDeep(chain, bound).
     """
     edges: dict[object, list] = {}
-    finished: set[str] = set()
+    #: number → the longest chain of KIM IDs from that test upward (itself first). Kept so a
+    #: second, longer path into a test already seen is still measured against the bound.
+    longest: dict[str, list[str]] = {}
 
-    def visit(node, path: list) -> None:
-        if node.number in finished:
-            return
-        if len(path) - 1 > bound:  # edges, not tests
-            raise DependencyTooDeep([t.kim_id for t in path], bound)
-        key = node.pk if node.pk is not None else id(node)
-        if key not in edges:
-            edges[key] = list(upstream_of(node))
-        for upstream in edges[key]:
-            numbers = [t.number for t in path]
-            if upstream.number in numbers:
-                cycle = path[numbers.index(upstream.number):] + [upstream]
-                raise DependencyCycle([t.kim_id for t in cycle])
-            visit(upstream, path + [upstream])
-        finished.add(node.number)
+    def too_deep(chain: list[str]) -> None:
+        if len(chain) - 1 > bound:  # edges, not tests
+            raise DependencyTooDeep(chain, bound)
+
+    def visit(node, path: list) -> list[str]:
+        too_deep([t.kim_id for t in path])
+        if node.number not in longest:
+            key = node.pk if node.pk is not None else id(node)
+            if key not in edges:
+                edges[key] = list(upstream_of(node))
+            above: list[str] = []
+            for upstream in edges[key]:
+                numbers = [t.number for t in path]
+                if upstream.number in numbers:
+                    cycle = path[numbers.index(upstream.number):] + [upstream]
+                    raise DependencyCycle([t.kim_id for t in cycle])
+                chain = visit(upstream, path + [upstream])
+                if len(chain) > len(above):
+                    above = chain
+            longest[node.number] = [node.kim_id, *above]
+        too_deep([t.kim_id for t in path[:-1]] + longest[node.number])
+        return longest[node.number]
 
     visit(test, [test])

@@ -159,6 +159,20 @@ def test_chain_longer_than_the_bound_is_too_deep():
 
 
 @pytest.mark.django_db
+def test_a_longer_second_path_into_a_test_already_seen_is_measured_too():
+    # top → a → base is short and seen first; top → x1 → x2 → a → base is one edge too many.
+    base = f.make_test("Base", 1)
+    a = f.make_test("A", 2, depends_on=[base])
+    x2 = f.make_test("X2", 3, depends_on=[a])
+    x1 = f.make_test("X1", 4, depends_on=[x2])
+    top = f.make_test("Top", 5, depends_on=[a, x1])
+    check_graph(top, lambda t: sorted(t.depends_on.all(), key=lambda u: u.number), bound=4)
+    with pytest.raises(DependencyTooDeep) as caught:
+        check_graph(top, lambda t: sorted(t.depends_on.all(), key=lambda u: u.number), bound=3)
+    assert caught.value.chain == [top.kim_id, x1.kim_id, x2.kim_id, a.kim_id, base.kim_id]
+
+
+@pytest.mark.django_db
 def test_resolve_test_by_id_or_by_name_only():
     f.make_test("Lattice_Al", 7, 0)
     latest = f.make_test("Lattice_Al", 7, 2)
