@@ -24,7 +24,7 @@ from tqdm import tqdm
 from repository.errors import PipelineDependencyError, PipelineError
 from repository.kimcodes import parse_kim_code
 from repository.models import Model, Test, TestResult, VerificationCheck, latest_outcome
-from runner import checks, cleanup, director, execute, processes
+from runner import checks, cleanup, director, execute
 from runner.dispatch import dispatch
 from runner.models import Job
 
@@ -170,12 +170,10 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True) 
                                    heartbeat=heartbeat_for(job, owner))
     except PipelineDependencyError as exc:
         return fail(job, owner, str(exc), dispatch_released=dispatch_released)
-    except processes.HeartbeatFailed as exc:
-        if isinstance(exc.cause, LeaseLost):
-            log.warning("%s; the run was stopped", exc.cause)
-            return "lease-lost"
-        return attempt_failed(job, owner, f"{type(exc.cause).__name__}: {exc.cause}",
-                              dispatch_released=dispatch_released)
+    except LeaseLost as exc:
+        # Not this attempt's failure: the job is its new holder's (or queued for one) now.
+        log.warning("%s; the run was stopped, nothing kept, the job left to its new holder", exc)
+        return "lease-lost"
     except Exception as exc:  # noqa: BLE001 — any failure of the machinery is an attempt lost
         log.exception("job %s attempt %d failed", job.pk, job.attempts)
         return attempt_failed(job, owner, f"{type(exc).__name__}: {exc}",
