@@ -62,6 +62,33 @@ def test_a_grandchild_that_left_the_session_dies_when_the_runner_exits_normally(
     assert not any(os.path.exists(f"/proc/{p}") for p in strays)
 
 
+def test_an_orphan_that_cleared_its_environment_dies_and_the_workers_own_child_lives(model,
+                                                                                      tmp_path):
+    pids = tmp_path / "pids"
+    # The worker's own child, started before the run in a session of its own (as the KIM API
+    # check worker is): a child of the worker that is no orphan of the run.
+    own = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    test = made_test("Untagged__TE_000000000747_000", {"pipeline.stdin.tpl": "", "runner": f"""
+        #!/bin/sh
+        # No KIM_PIPELINE_RUN: only being re-parented to the worker (a subreaper) betrays them.
+        env -i setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+        echo $! >> {pids}
+        (env -i setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >> {pids})
+        sleep 0.5  # the double-forked one is the worker's child while the runner still runs
+        exit 0
+        """})
+    try:
+        outcome = run_pair(test, model)
+        assert isinstance(outcome, Error) and outcome.category == "no-results"
+        strays = [int(p) for p in pids.read_text().split()]
+        assert len(strays) == 2
+        assert not any(os.path.exists(f"/proc/{p}") for p in strays)  # killed and reaped
+        assert own.poll() is None
+    finally:
+        own.kill()
+        own.wait()
+
+
 def test_django_q2s_timeout_alarm_ends_the_runner_and_its_scratch_folder(model, tmp_path):
     pids = tmp_path / "pids"
     test = make_sleeper("Alarmed__TE_000000000742_000", pids, timeout=100)
