@@ -70,37 +70,59 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False,
 
     Returns a TestResult, a VerificationResult, or an Error whose ``category`` says what went
     wrong. Only a failure to write the outcome itself raises, and what ``heartbeat`` raises:
-    it is called about every PIPELINE_HEARTBEAT_SECONDS while the runner runs (the queue
-    extends the job's lease); if it raises, the runner is killed, nothing is kept, and its
-    exception propagates. ``rebuild`` (the command line's ``runpair --rebuild``) builds the
+    it is called just before the runner starts, about every PIPELINE_HEARTBEAT_SECONDS while
+    it runs, and once more just before the outcome is kept (the queue extends the job's
+    lease); if it raises, the runner is killed, nothing is kept, and its exception
+    propagates. ``rebuild`` (the command line's ``runpair --rebuild``) builds the
     runner again first; otherwise a run never builds (builds happen at import).
     """
     run = reading.Run(runner_item=runner_item, model=model, created_at=timezone.now(),
                       timeout=timeout_of(runner_item))
     try:
-        return _run(run, rebuild=rebuild, heartbeat=heartbeat)
+        return _run_and_keep(run, rebuild=rebuild, heartbeat=heartbeat)
     except processes.HeartbeatFailed as exc:
         raise exc.cause from None
-    except PipelineDataMissing as exc:
-        return results.record_error(run, Error.Category.DEPENDENCY, str(exc))
-    except PipelineTemplateError as exc:
-        return results.record_error(run, Error.Category.TEMPLATE, str(exc))
-    except PipelineBuildError as exc:
-        run.build_log, run.built_item = exc.log, exc.kim_id or ""
-        return results.record_error(run, Error.Category.BUILD, str(exc))
-    except Exception as exc:
-        logger.exception("%s × %s: the pipeline failed", runner_item.kim_id, model.kim_id)
-        return results.record_error(run, Error.Category.INTERNAL, f"{type(exc).__name__}: {exc}")
     finally:
         if run.scratch is not None:
             shutil.rmtree(run.scratch, ignore_errors=True)
+
+
+def _renewed(heartbeat) -> None:
+    """The lease renewed once more just before an outcome is kept: if that fails, none is."""
+    if heartbeat is not None:
+        try:
+            heartbeat()
+        except Exception as exc:
+            raise processes.HeartbeatFailed(exc) from exc
+
+
+def _error(run: reading.Run, heartbeat, category, message: str):
+    _renewed(heartbeat)
+    return results.record_error(run, category, message)
+
+
+def _run_and_keep(run: reading.Run, *, rebuild: bool, heartbeat):
+    try:
+        return _run(run, rebuild=rebuild, heartbeat=heartbeat)
+    except processes.HeartbeatFailed:
+        raise
+    except PipelineDataMissing as exc:
+        return _error(run, heartbeat, Error.Category.DEPENDENCY, str(exc))
+    except PipelineTemplateError as exc:
+        return _error(run, heartbeat, Error.Category.TEMPLATE, str(exc))
+    except PipelineBuildError as exc:
+        run.build_log, run.built_item = exc.log, exc.kim_id or ""
+        return _error(run, heartbeat, Error.Category.BUILD, str(exc))
+    except Exception as exc:
+        logger.exception("%s × %s: the pipeline failed", run.runner_item.kim_id, run.model.kim_id)
+        return _error(run, heartbeat, Error.Category.INTERNAL, f"{type(exc).__name__}: {exc}")
 
 
 def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     runner_item, model = run.runner_item, run.model
     verdict = match(runner_item, model)
     if not verdict.ok:
-        return results.record_error(run, Error.Category.MISMATCH,
+        return _error(run, heartbeat, Error.Category.MISMATCH,
                                     f"{runner_item.kim_id} does not match {model.kim_id} "
                                     f"(rule {verdict.rule}): {verdict.reason}")
     driver = getattr(runner_item, "driver", None)
@@ -128,11 +150,11 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     run.executable = str(built) if built is not None else executable.name
     if not executable.is_file():
         run.exit_code = 127  # what a shell reports for a command not found
-        return results.record_error(run, Error.Category.NONZERO_EXIT,
+        return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"the executable {executable.name} is missing")
     if not os.access(executable, os.X_OK):
         run.exit_code = 126  # what a shell reports for a command that cannot run
-        return results.record_error(run, Error.Category.NONZERO_EXIT,
+        return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"the executable {executable.name} is not executable")
 
     logger.info("running %s × %s in %s", runner_item.kim_id, model.kim_id, run.scratch)
@@ -146,25 +168,26 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.
         run.exit_code = 126
-        return results.record_error(run, Error.Category.NONZERO_EXIT,
+        return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"the executable {executable.name} cannot start: {exc}")
     run.exit_code, run.timed_out = record.exit_code, record.timed_out
     run.runtime, run.usertime, run.memmax, run.output = (record.runtime, record.usertime,
                                                          record.memmax, record.output)
     if record.timed_out:
-        return results.record_error(run, Error.Category.TIMEOUT,
+        return _error(run, heartbeat, Error.Category.TIMEOUT,
                                     f"killed after the wall-clock limit of {run.timeout} s")
     if record.exit_code != 0:
         last = results.tail(run.scratch / config.STDERR_FILE, 1)
-        return results.record_error(run, Error.Category.NONZERO_EXIT,
+        return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"{executable.name} exited with status {record.exit_code}"
                                     + (f"; its last words: {last[:300]}" if last else ""))
     try:
         found = formats.of(runner_item).read_results(run)
     except reading.NoResults as exc:
-        return results.record_error(run, Error.Category.NO_RESULTS, str(exc))
+        return _error(run, heartbeat, Error.Category.NO_RESULTS, str(exc))
     except PipelineResultsError as exc:
-        return results.record_error(run, Error.Category.INVALID_RESULTS, str(exc))
+        return _error(run, heartbeat, Error.Category.INVALID_RESULTS, str(exc))
+    _renewed(heartbeat)
     return results.record_result(run, found)
 
 

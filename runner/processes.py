@@ -321,6 +321,13 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
     spare = children()  # this process's own children: never the run's to kill
     output = {"stdout": {}, "stderr": {}}
     env = {**env, RUN_VARIABLE: run_tag}
+    if heartbeat is not None:
+        # Renewed just before the start (match, render and copy took part of the lease), so
+        # even a run shorter than one heartbeat renews it; the next beat is one period on.
+        try:
+            heartbeat()
+        except Exception as exc:
+            raise HeartbeatFailed(exc) from exc
     started = time.monotonic()
     with open(stdin_path, "rb") as stdin:
         process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
