@@ -9,8 +9,10 @@ new worker (or this cleaner) holds now does not keep a dead owner's leftovers al
 """
 
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runner import processes
 from runner.models import Build
@@ -35,19 +37,37 @@ def _dead_run(value: str) -> bool:
     return processes.owner_dead(owner)
 
 
+def _working_in(folders: list[Path]) -> list[int]:
+    """Pids of processes (own user's) whose working folder is inside one of ``folders``."""
+    inside = [str(folder.resolve()) for folder in folders]
+    found = []
+    for entry in os.listdir("/proc") if inside else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:  # gone, or another user's
+            continue
+        if any(cwd == folder or cwd.startswith(folder + "/") for folder in inside):
+            found.append(int(entry))
+    return found
+
+
 def clean_dead_owners() -> CleanupReport:
     """Kill the strays, then remove the scratch folders and the "building" rows, of dead owners."""
     report = CleanupReport()
-    # Strays first: a grandchild that left the session may still write into its scratch folder.
-    report.processes = processes.tagged(_dead_run)
-    processes.kill_all(report.processes)
     root = processes.scratch_root()
-    if root.is_dir():
-        for folder in sorted(root.iterdir()):
-            owner = processes.owner_of_scratch(folder)
-            if folder.is_dir() and owner is not None and processes.owner_dead(owner):
-                shutil.rmtree(folder, ignore_errors=True)
-                report.scratch_folders.append(folder.name)
+    dead = [folder for folder in (sorted(root.iterdir()) if root.is_dir() else [])
+            if folder.is_dir() and (owner := processes.owner_of_scratch(folder)) is not None
+            and processes.owner_dead(owner)]
+    # Strays first: a grandchild that left the session may still write into its scratch folder.
+    # Those that cleared their environment (no tag) are found by their working folder.
+    report.processes = processes.tagged(_dead_run)
+    report.processes += [p for p in _working_in(dead) if p not in report.processes]
+    processes.kill_all(report.processes)
+    for folder in dead:
+        shutil.rmtree(folder, ignore_errors=True)
+        report.scratch_folders.append(folder.name)
     for build in Build.objects.filter(status=Build.Status.BUILDING).exclude(owner=""):
         if not processes.owner_dead(build.owner):
             continue

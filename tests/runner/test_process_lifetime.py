@@ -197,18 +197,21 @@ def test_clean_dead_owners_removes_a_dead_owners_scratch_and_building_row_and_ke
     strays = [subprocess.Popen(["sleep", "1000"],
                                env={**os.environ, processes.RUN_VARIABLE: f"{owner}/Run.x"})
               for owner in (dead["exited"], dead["reused"])]
-    kept = subprocess.Popen(["sleep", "1000"],
-                            env={**os.environ, processes.RUN_VARIABLE: f"{live['live']}/Run.y"})
+    # No tag (it cleared its environment): its working folder in the dead run's betrays it.
+    strays.append(subprocess.Popen(["sleep", "1000"], env={}, cwd=folders[dead["reused"]]))
+    kept = [subprocess.Popen(["sleep", "1000"],
+                             env={**os.environ, processes.RUN_VARIABLE: f"{live['live']}/Run.y"}),
+            subprocess.Popen(["sleep", "1000"], env={}, cwd=folders[live["live"]])]
     try:
         report = cleanup.clean_dead_owners()
         assert sorted(report.processes) == sorted(stray.pid for stray in strays)
         for stray in strays:  # reaped by the cleaner (its children), else by wait()
             assert stray.wait(timeout=10) == -signal.SIGKILL or not os.path.exists(
                 f"/proc/{stray.pid}")
-        assert kept.poll() is None
+        assert all(process.poll() is None for process in kept)
         assert holder.poll() is None  # the reused pid's process itself is no stray
     finally:
-        for process in (kept, holder):
+        for process in (*kept, holder):
             process.kill()
             process.wait()
     for owner in dead.values():

@@ -27,6 +27,8 @@ read MODEL
 echo $$ >> {pids}
 setsid sleep 1000 </dev/null >/dev/null 2>&1 &
 echo $! >> {pids}
+env -i setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+echo $! >> {pids}
 sleep 1000
 """
 
@@ -62,35 +64,38 @@ def site_with_a_sleeping_job(tmp_path, **site_options) -> tuple[PipelineSite, Pa
 
 
 def start_the_job(site: PipelineSite, pids: Path) -> tuple:
-    """Migrate, make one sleeping test and one model, submit, start a cluster; the two pids."""
+    """Migrate, make one sleeping test and one model, submit, start a cluster; the runner's pid
+    and its two grandchildren's (the second without KIM_PIPELINE_RUN: it ran under env -i)."""
     site.manage("migrate", "--noinput")
     tests = site.scenario("setup", "--tests", "1", "--models", "1")["tests"]
     runner = Path(site.env["KIM_REPOSITORY_DIR"]) / "te" / tests[0] / "runner"
     runner.write_text(RUNNER.format(pids=pids))
     site.scenario("submit")
     cluster = site.start_cluster(NODE)
-    found = wait_until(lambda: pids.exists() and len(pids.read_text().split()) >= 2
-                       and pids.read_text().split(), 90, "the runner and its grandchild")
-    return cluster, int(found[0]), int(found[1])
+    found = wait_until(lambda: pids.exists() and len(pids.read_text().split()) >= 3
+                       and pids.read_text().split(), 90, "the runner and its grandchildren")
+    return cluster, int(found[0]), int(found[1]), int(found[2])
 
 
 def test_a_sigkilled_qcluster_leaves_no_runner_process_and_no_scratch_folder(tmp_path):
     site, pids = site_with_a_sleeping_job(tmp_path, job_timeout=120, retry=240)
-    runner_pid = grandchild = None
+    runner_pid = grandchild = untagged = None
     try:
-        cluster, runner_pid, grandchild = start_the_job(site, pids)
+        cluster, runner_pid, grandchild, untagged = start_the_job(site, pids)
         assert run_folders(site), "the run has a scratch folder"
         site.kill(cluster)  # SIGKILL to the cluster's whole session: the runner is not in it
         wait_until(lambda: not process_alive(runner_pid), 10, "the runner's death with its worker")
         report = clean_up(site)
-        # The strays: the runner's own `sleep` (orphaned when the runner died) and the grandchild.
-        assert "1 scratch folders" in report and "2 stray processes" in report, report
+        # The strays: the runner's own `sleep` (orphaned when the runner died), the grandchild
+        # and the untagged grandchild (found by its working folder, in the run's scratch folder).
+        assert "1 scratch folders" in report and "3 stray processes" in report, report
         wait_until(lambda: not process_alive(grandchild), 10, "the grandchild's death")
+        wait_until(lambda: not process_alive(untagged), 10, "the untagged grandchild's death")
         assert run_folders(site) == []
         assert processes.tagged(lambda run: run.startswith(f"{NODE}:")) == []
     finally:
         site.stop_all()
-        for pid in (runner_pid, grandchild):  # whatever a failed assertion left running
+        for pid in (runner_pid, grandchild, untagged):  # what a failed assertion left running
             if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -99,14 +104,14 @@ def test_the_clusters_task_timeout_ends_the_runner_and_its_grandchild(tmp_path):
     site, pids = site_with_a_sleeping_job(tmp_path, job_timeout=6, retry=30)
     # The runner's own limit is far away: only django-q2's task timeout can end this job.
     site.env["RUNNER_TIMEOUT"] = "100"
-    runner_pid = grandchild = None
+    runner_pid = grandchild = untagged = None
     try:
-        _, runner_pid, grandchild = start_the_job(site, pids)
-        wait_until(lambda: not process_alive(runner_pid) and not process_alive(grandchild), 30,
-                   "the runner and its grandchild to die at the task timeout")
+        _, runner_pid, grandchild, untagged = start_the_job(site, pids)
+        wait_until(lambda: not any(map(process_alive, (runner_pid, grandchild, untagged))), 30,
+                   "the runner and its grandchildren to die at the task timeout")
         wait_until(lambda: run_folders(site) == [], 10, "the run's scratch folder to go")
     finally:
         site.stop_all()
-        for pid in (runner_pid, grandchild):
+        for pid in (runner_pid, grandchild, untagged):
             if pid is not None and process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
