@@ -4,7 +4,7 @@ A worker killed by the cluster's timeout, the OOM killer or a SIGKILL cannot cle
 itself; the kernel kills its runner (PR_SET_PDEATHSIG), and this pass, run once per worker
 process at its first task and at ``runpending`` start, removes the rest. Only owners of this
 host are judged: another host's pid says nothing here. An owner is one process instance
-(``runner.processes.owner``: host, pid, start time, boot), so a pid that a restarted container's
+(``runner.owners``: host, pid, start time, boot), so a pid that a restarted container's
 new worker (or this cleaner) holds now does not keep a dead owner's leftovers alive.
 """
 
@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import processes
+from runner import owners, processes
 from runner.models import Build
 
 log = logging.getLogger("pipeline.runner")
@@ -34,7 +34,7 @@ class CleanupReport:
 def _dead_run(value: str) -> bool:
     """A KIM_PIPELINE_RUN value ``<owner>/<scratch>`` whose owner is dead."""
     owner, _, _ = value.partition("/")
-    return processes.owner_dead(owner)
+    return owners.owner_dead(owner)
 
 
 def _working_in(folders: list[Path]) -> list[int]:
@@ -56,10 +56,10 @@ def _working_in(folders: list[Path]) -> list[int]:
 def clean_dead_owners() -> CleanupReport:
     """Kill the strays, then remove the scratch folders and the "building" rows, of dead owners."""
     report = CleanupReport()
-    root = processes.scratch_root()
+    root = owners.scratch_root()
     dead = [folder for folder in (sorted(root.iterdir()) if root.is_dir() else [])
-            if folder.is_dir() and (owner := processes.owner_of_scratch(folder)) is not None
-            and processes.owner_dead(owner)]
+            if folder.is_dir() and (owner := owners.owner_of_scratch(folder)) is not None
+            and owners.owner_dead(owner)]
     # Strays first: a grandchild that left the session may still write into its scratch folder.
     # Those that cleared their environment (no tag) are found by their working folder.
     report.processes = processes.tagged(_dead_run)
@@ -69,7 +69,7 @@ def clean_dead_owners() -> CleanupReport:
         shutil.rmtree(folder, ignore_errors=True)
         report.scratch_folders.append(folder.name)
     for build in Build.objects.filter(status=Build.Status.BUILDING).exclude(owner=""):
-        if not processes.owner_dead(build.owner):
+        if not owners.owner_dead(build.owner):
             continue
         # Removed, not failed: an interrupted build says nothing of the source, and without a
         # row the next scan or installitems builds it again. Conditional on the row being
