@@ -1,5 +1,9 @@
 """Handing job ids to the django-q2 broker, each with its own task timeout.
 
+The timeout is kept on the Job row and travels in the delivery's arguments: a delivery may
+run a better-ranked job than its own (runner.jobs.claim_best), but only one whose task timeout
+fits in the one django-q2 enforces on this delivery.
+
 Delivery only: the Job rows are the truth and the claim decides who runs. The director and
 runner.jobs both send through here, so neither imports the other for it.
 """
@@ -51,10 +55,17 @@ def dispatch(job_ids) -> int:
         Job.objects.filter(pk__in=chunk).update(enqueued_at=timezone.now())
         rows += Job.objects.filter(pk__in=chunk).values_list("pk", "runner_kim_id")
     timeouts = _timeouts(rows)
+    by_timeout: dict[int, list[int]] = {}
+    for pk, seconds in timeouts.items():
+        by_timeout.setdefault(seconds, []).append(pk)
+    for seconds, pks in by_timeout.items():
+        for start in range(0, len(pks), 500):
+            Job.objects.filter(pk__in=pks[start:start + 500]).update(task_timeout=seconds)
     # One transaction for the ORM broker's rows: one commit instead of one per delivery.
     with transaction.atomic():
         for pk in job_ids:
-            async_task("runner.tasks.run_job", pk, task_name=f"job-{pk}", group="pipeline-jobs",
-                       timeout=timeouts.get(pk, settings.JOB_TIMEOUT))
+            seconds = timeouts.get(pk, settings.JOB_TIMEOUT)
+            async_task("runner.tasks.run_job", pk, seconds, task_name=f"job-{pk}",
+                       group="pipeline-jobs", timeout=seconds)
     log.info("dispatched %d jobs", len(job_ids))
     return len(job_ids)

@@ -17,7 +17,7 @@ from multiprocessing import get_context
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Count, F, Subquery
+from django.db.models import Count, F, Q, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -66,8 +66,12 @@ def claim(job_id: int, owner: str, *, now=None) -> Job | None:
     return Job.objects.get(pk=job_id)
 
 
-def claim_best(owner: str, *, now=None) -> Job | None:
+def claim_best(owner: str, *, job_id: int | None = None, task_timeout: int | None = None,
+               now=None) -> Job | None:
     """Take the best-ranked queued job (priority, then age) with a lease; None when none is left.
+
+    With ``task_timeout`` (the delivery's own, which django-q2 kills it at), only jobs whose
+    task timeout fits in it, and the delivery's own job ``job_id`` whatever its timeout.
 
     The brokers are first in, first out; taking the best queued job at delivery time is what
     makes priorities hold across submissions. Every job has a delivery of its own, so each
@@ -76,15 +80,18 @@ def claim_best(owner: str, *, now=None) -> Job | None:
     one conditional UPDATE (writers are serialised).
     """
     now = now or timezone.now()
+    candidates = Job.objects.next_up()
+    if task_timeout is not None:
+        candidates = candidates.filter(Q(task_timeout__lte=task_timeout) | Q(pk=job_id))
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            pk = (Job.objects.next_up().select_for_update(skip_locked=True)
+            pk = (candidates.select_for_update(skip_locked=True)
                   .values_list("pk", flat=True).first())
             if pk is None:
                 return None
             Job.objects.filter(pk=pk).update(**_claim_fields(owner, now))
         return Job.objects.get(pk=pk)
-    best = Subquery(Job.objects.next_up().values("pk")[:1])
+    best = Subquery(candidates.values("pk")[:1])
     if not Job.objects.filter(pk=best, state=Job.State.QUEUED).update(**_claim_fields(owner, now)):
         return None
     return Job.objects.filter(state=Job.State.RUNNING, lease_owner=owner).first()
@@ -140,14 +147,17 @@ def clean_once_per_process() -> None:
         log.exception("cleanup of dead owners failed")
 
 
-def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True) -> str:
+def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
+            task_timeout: int | None = None) -> str:
     """The whole life of one delivery of a job; returns what happened (for logs and tests).
 
-    ``exact=False`` (the queue task) runs the best queued job instead (``claim_best``).
+    ``exact=False`` (the queue task) runs the best queued job instead (``claim_best``) whose
+    task timeout fits in the delivery's ``task_timeout``.
     """
     clean_once_per_process()
     owner = new_owner()
-    job = claim(job_id, owner) if exact else claim_best(owner)
+    job = claim(job_id, owner) if exact else \
+        claim_best(owner, job_id=job_id, task_timeout=task_timeout)
     if job is None:
         state = Job.objects.filter(pk=job_id).values_list("state", flat=True).first()
         log.info("job %s not claimed (state %s): delivered twice or taken elsewhere", job_id, state)

@@ -93,6 +93,11 @@ class Job(models.Model):
                                 help_text="Run even though a current result exists (a driver changed, a re-run).")
     attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     max_attempts = models.PositiveSmallIntegerField(default=3)
+    task_timeout = models.PositiveIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Seconds django-q2 allows a delivery of this job (runner.dispatch.task_timeout), "
+                  "set when it is dispatched. A delivery takes only jobs whose task timeout fits "
+                  "in its own; empty (never dispatched): only the job's own delivery takes it.")
     lease_owner = models.CharField(max_length=200, blank=True, editable=False,
                                    help_text="host:pid:token of the worker holding the job.")
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)

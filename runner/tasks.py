@@ -13,9 +13,16 @@ from runner import reconcile as repair
 log = logging.getLogger("pipeline.tasks")
 
 
-def run_job(job_id: int) -> str:
-    """One delivery: runs this job, or a queued job that outranks it; never one twice."""
-    return jobs.run_job(job_id, exact=False)
+def run_job(job_id: int, task_timeout: int | None = None) -> str:
+    """One delivery: runs this job, or a queued job that outranks it; never one twice.
+
+    ``task_timeout`` is the timeout django-q2 enforces on this delivery (runner.dispatch): a
+    job that outranks this one is taken only if its own task timeout fits in it. A delivery
+    that does not say (sent before deliveries carried it) runs only its own job.
+    """
+    if task_timeout is None:
+        return jobs.run_job(job_id)
+    return jobs.run_job(job_id, exact=False, task_timeout=task_timeout)
 
 
 def reconcile() -> str:

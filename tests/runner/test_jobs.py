@@ -7,12 +7,16 @@ from datetime import timedelta
 import pytest
 from django.core.checks import Error as CheckError
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repository.models import Error, Model, Test, TestResult
 from runner import director, execute, jobs, reconcile, tasks
 from runner.checks import check_queue_timeouts
+from runner.dispatch import dispatch
 from runner.models import Job
 from tests.fixtures.pipeline import items
 
@@ -71,7 +75,11 @@ def test_deliveries_run_the_best_ranked_queued_job_first(repository_dir, run_log
     urgent_jobs = director.on_item_changed(urgent, priority="immediate", dispatch=False).jobs
 
     # The broker hands deliveries out first in, first out: the normal jobs' come first.
-    outcomes = [tasks.run_job(job.pk) for job in normal_jobs + urgent_jobs]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Conf, "SYNC", False)  # held in the ORM broker's queue, not run inline
+        dispatch([job.pk for job in normal_jobs + urgent_jobs])
+    deliveries = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("pk")]
+    outcomes = [tasks.run_job(*delivery["args"]) for delivery in deliveries]
 
     started = [runner for runner, _ in items.executions(run_log, "start")]
     assert started == [urgent.kim_id] * 3 + [normal.kim_id] * 3
