@@ -70,9 +70,9 @@ def test_lattice_constant_of_fcc_al_with_an_eam_model(al_model):
     assert result.environment.kim_api_version.startswith("2.")
     assert edn.load(result.path / "kimspec.edn")["test"] == LATTICE_2020
     assert (result.path / "pipeline.stdin").read_text().split()[:3] == [al_model.kim_id, "Al", "fcc"]
-    # The KIM API wrote its log in the scratch folder, and the scratch folder is gone.
+    # The KIM API wrote its log in the scratch folder, and the run's scratch folder is gone.
     assert (result.path / "kim.log").stat().st_size > 0
-    assert not any(processes.owner_scratch().iterdir())
+    assert list(processes.owner_scratch().glob(f"{result.test.kim_id}__*")) == []
 
 
 def test_bulk_modulus_waits_for_lattice_constant(al_model):
