@@ -2,9 +2,13 @@
 
 Jobs are decided in bulk (a few queries per runner, one ``bulk_create``) and handed to the
 broker (runner.dispatch) only after the transaction commits. "Has a current outcome" is the
-repository's one definition (``repository.models.current_outcome_keys``); the dependency
-graph is ``Test.depends_on``, filled at import by ``repository.dependencies.declared_upstream``,
-the same function the runner's template reads upstream results with.
+repository's one definition (``repository.models.current_outcome_keys``). The test graph
+(cycles, depth) is ``Test.depends_on``, filled at import by
+``repository.dependencies.declared_upstream``; the upstream *pairs* a job waits for are
+``runner.template.upstream_of``, the very pairs the runner requires
+(``required_upstream``): each upstream test on the job's model, or on the model the runner
+names literally. A ``Job.blocked_on`` entry is the upstream runner's ID (on the job's own
+subject) or ``[runner, subject]`` (on a fixed model).
 """
 
 import logging
@@ -19,6 +23,7 @@ from repository.errors import DependencyTooDeep, PipelineError
 from repository.models import Test, current_outcome_keys, outcome_key
 from runner import dispatch as broker
 from runner.models import Job
+from runner.template.upstream import RunnerUpstream, upstream_of
 
 log = logging.getLogger("pipeline.director")
 
@@ -116,6 +121,31 @@ def downstream_tests(test: Test) -> list[Test]:
     return list(_latest_tests_by_number(numbers).values())
 
 
+def _upstreams(runners: list) -> dict[str, RunnerUpstream]:
+    """runner KIM ID → the pairs it reads (runner.template.upstream_of), a few queries per 500."""
+    found: dict[str, RunnerUpstream] = {}
+    for chunk in _chunks(runners):
+        found.update(upstream_of(chunk))
+    for kim_id, upstream in found.items():
+        # Nothing to wait for: the run reports it (runner.template.required_upstream).
+        for problem in ([upstream.error] if upstream.error else []) + upstream.unresolved:
+            log.warning("%s: an upstream reference cannot be waited for: %s", kim_id, problem)
+    return found
+
+
+def blocker_entry(runner_kim_id: str, subject_kim_id: str, own_subject: str):
+    """A ``Job.blocked_on`` entry: the runner's ID on the job's own subject, else [runner, subject]."""
+    return runner_kim_id if subject_kim_id == own_subject else [runner_kim_id, subject_kim_id]
+
+
+def blocker_pair(entry, own_subject: str) -> tuple[str, str]:
+    """The (runner, subject) pair a ``Job.blocked_on`` entry names."""
+    if isinstance(entry, str):
+        return entry, own_subject
+    runner_kim_id, subject_kim_id = entry
+    return runner_kim_id, subject_kim_id
+
+
 def check_dependency_graph(test: Test, *, bound: int | None = None) -> None:
     """Refuse a cycle or a chain deeper than ``bound`` (repository.dependencies.check_graph)."""
     bound = max_dependency_depth() if bound is None else bound
@@ -149,7 +179,7 @@ class _Plan:
     def __init__(self):
         self.jobs: dict[tuple[str, str], Job] = {}
         self.report = SubmitReport()
-        self.upstreams: dict[int, list[Test]] = {}
+        self.upstreams: dict[str, RunnerUpstream] = {}
         self.checked: set[str] = set()
 
 
@@ -187,19 +217,22 @@ def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, 
         plan.jobs[key] = job
         chosen.append((runner, model, job))
 
-    tests = [r for r in runners if isinstance(r, Test) and r.pk not in plan.upstreams]
-    if tests:
-        plan.upstreams.update(upstream_map(tests))
+    fresh = [r for r in runners if r.kim_id not in plan.upstreams]
+    if fresh:
+        plan.upstreams.update(_upstreams(fresh))
     for test in runners:
-        if isinstance(test, Test) and plan.upstreams.get(test.pk) and test.number not in plan.checked:
+        if isinstance(test, Test) and plan.upstreams[test.kim_id].pairs and \
+                test.number not in plan.checked:
             check_dependency_graph(test)
             plan.checked.add(test.number)
 
-    needs = [(upstream, model, job) for runner, model, job in chosen if isinstance(runner, Test)
-             for upstream in plan.upstreams.get(runner.pk, [])]
-    rebump = {(u.kim_id, model.kim_id): (u, model) for runner, model, _ in bumped
-              if isinstance(runner, Test) for u in plan.upstreams.get(runner.pk, [])
-              if (u.kim_id, model.kim_id) in plan.jobs}
+    # Exactly the pairs the runner will require (runner.template.required_upstream).
+    needs = [(upstream, subject, job) for runner, model, job in chosen
+             for upstream, subject in plan.upstreams[runner.kim_id].for_model(model)
+             if (upstream.kim_id, subject.kim_id) != (runner.kim_id, model.kim_id)]
+    rebump = {(u.kim_id, s.kim_id): (u, s) for runner, model, _ in bumped
+              for u, s in plan.upstreams[runner.kim_id].for_model(model)
+              if (u.kim_id, s.kim_id) in plan.jobs}
     if not needs and not rebump:
         return
     upstream_runners = list({u.kim_id: u for u, _, _ in needs}.values())
@@ -207,14 +240,14 @@ def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, 
     upstream_current = current_outcome_keys(upstream_runners, needed_models)
     upstream_active = _active_pairs(upstream_runners, needed_models)
     missing: dict[tuple[str, str], tuple] = dict(rebump)
-    for upstream, model, job in needs:
-        if outcome_key(upstream, model) in upstream_current:
+    for upstream, subject, job in needs:
+        if outcome_key(upstream, subject) in upstream_current:
             continue
-        job.blocked_on.append(upstream.kim_id)
+        job.blocked_on.append(blocker_entry(upstream.kim_id, subject.kim_id, job.subject_kim_id))
         job.state = Job.State.WAITING
-        key = (upstream.kim_id, model.kim_id)
+        key = (upstream.kim_id, subject.kim_id)
         if key not in upstream_active:
-            missing[key] = (upstream, model)
+            missing[key] = (upstream, subject)
     _plan_pairs(plan, list(missing.values()), priority=higher(priority), force=False,
                 reason=f"upstream of {reason}" if reason.startswith("upstream") else
                 f"upstream: {reason}", depth=depth + 1, count=False)

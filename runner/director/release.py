@@ -9,7 +9,9 @@ serialise writers), so two releasers never queue or fail the same job twice.
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 
+from repository import kimcodes
 from repository.errors import PipelineDependencyError
 from repository.models import (
     Error,
@@ -24,6 +26,8 @@ from repository.models import (
 from runner.director.decide import (
     SubmitReport,
     _chunks,
+    _upstreams,
+    blocker_pair,
     check_dependency_graph,
     downstream_tests,
     max_dependency_depth,
@@ -37,10 +41,11 @@ log = logging.getLogger("pipeline.director")
 def waiting_on(job: Job) -> list[dict]:
     """What a waiting job waits for: each upstream pair, with its live job if there is one."""
     answer = []
-    for upstream in job.blocked_on:
-        upstream_job = Job.objects.active().for_pair(upstream, job.subject_kim_id).first()
+    for entry in job.blocked_on:
+        upstream, subject = blocker_pair(entry, job.subject_kim_id)
+        upstream_job = Job.objects.active().for_pair(upstream, subject).first()
         answer.append({
-            "runner": upstream, "subject": job.subject_kim_id,
+            "runner": upstream, "subject": subject,
             "job": upstream_job.pk if upstream_job else None,
             "state": upstream_job.state if upstream_job else "no live job",
         })
@@ -66,14 +71,30 @@ def _pairs_query(pairs: set[tuple[str, str]], rows):
     return [job for job in found if (job.runner_kim_id, job.subject_kim_id) in pairs]
 
 
-def _release_pass(subject_kim_id: str | None) -> tuple[list[int], list[int]]:
+def _waiting_on_subjects(subjects: set[str] | None) -> list[Job]:
+    """The waiting jobs of these subjects (None: all), and those of other subjects waiting for a
+    pair on one of them (a runner that names that model literally)."""
     waiting = Job.objects.filter(state=Job.State.WAITING)
-    if subject_kim_id is not None:
-        waiting = waiting.filter(subject_kim_id=subject_kim_id)
-    waiting = list(waiting.only("pk", "subject_kim_id", "blocked_on"))
+    if subjects is None:
+        return list(waiting.only("pk", "subject_kim_id", "blocked_on"))
+    # The JSON text narrows them; the pairs decide.
+    named = Q(subject_kim_id__in=sorted(subjects))
+    for subject in sorted(subjects):
+        named |= Q(blocked_on__icontains=subject)
+    return [job for job in waiting.filter(named).only("pk", "subject_kim_id", "blocked_on")
+            if job.subject_kim_id in subjects or any(
+                blocker_pair(e, job.subject_kim_id)[1] in subjects for e in job.blocked_on)]
+
+
+def _release_pass(subjects: set[str] | None) -> tuple[list[int], list[int], set[str]]:
+    waiting = _waiting_on_subjects(subjects)
     if not waiting:
-        return [], []
-    needed = {(upstream, job.subject_kim_id) for job in waiting for upstream in job.blocked_on}
+        return [], [], set()
+
+    def pair(job, entry) -> tuple[str, str]:
+        return blocker_pair(entry, job.subject_kim_id)
+
+    needed = {pair(job, entry) for job in waiting for entry in job.blocked_on}
     rows = _rows_by_kim_id({r for r, _ in needed} | {s for _, s in needed})
     current = current_outcome_keys([rows[r] for r, _ in needed if r in rows],
                                    [rows[s] for _, s in needed if s in rows])
@@ -87,10 +108,10 @@ def _release_pass(subject_kim_id: str | None) -> tuple[list[int], list[int]]:
             for j in _pairs_query({p for p in needed if not cleared(p)}, Job.objects.active())}
     to_queue, to_fail, shrunk = [], {}, {}
     for job in waiting:
-        remaining = [u for u in job.blocked_on if not cleared((u, job.subject_kim_id))]
-        dead = [u for u in remaining if (u, job.subject_kim_id) not in live]
+        remaining = [e for e in job.blocked_on if not cleared(pair(job, e))]
+        dead = [pair(job, e) for e in remaining if pair(job, e) not in live]
         if dead:
-            to_fail[job.pk] = (dead[0], job.subject_kim_id, remaining)
+            to_fail[job.pk] = (*dead[0], remaining)
         elif not remaining:
             to_queue.append(job.pk)
         elif remaining != job.blocked_on:
@@ -123,7 +144,8 @@ def _release_pass(subject_kim_id: str | None) -> tuple[list[int], list[int]]:
                     for pk, remaining in shrunk.items() if pk in mine]
         Job.objects.bulk_update(changed, ["state", "blocked_on", "last_error"], batch_size=500)
     failed = [pk for pk in to_fail if pk in mine]
-    return queued, failed
+    failed_subjects = {job.subject_kim_id for job in waiting if job.pk in failed}
+    return queued, failed, failed_subjects
 
 
 def release_waiting(subject_kim_id: str | None = None) -> tuple[list[int], list[int]]:
@@ -132,15 +154,20 @@ def release_waiting(subject_kim_id: str | None = None) -> tuple[list[int], list[
     A blocker is cleared by a current outcome of the upstream pair. A blocker with neither a
     current outcome nor a live job will never clear (its job failed or was cancelled): the
     waiting job fails, naming it, and a failed job's own dependents are looked at again
-    (at most one more pass per level of the dependency graph).
+    (at most one more pass per level of the dependency graph). A job of another subject that
+    waits for a pair on this one (its runner names this model literally) is looked at too.
     """
     queued, failed = [], []
+    subjects = None if subject_kim_id is None else {subject_kim_id}
     for _ in range(max_dependency_depth() + 2):
-        more_queued, more_failed = _release_pass(subject_kim_id)
+        more_queued, more_failed, failed_subjects = _release_pass(subjects)
         queued += more_queued
         failed += more_failed
         if not more_failed:
             break
+        if subjects is not None:
+            # The failed jobs' dependents wait on pairs of the failed jobs' subjects.
+            subjects |= failed_subjects
     if queued or failed:
         log.info("%s: released %d waiting jobs, failed %d", subject_kim_id or "all subjects",
                  len(queued), len(failed))
@@ -148,37 +175,71 @@ def release_waiting(subject_kim_id: str | None = None) -> tuple[list[int], list[
 
 
 def upstream_changed(result: TestResult, *, dispatch: bool = True) -> SubmitReport:
-    """A new result for an upstream pair: downstream outcomes on that model are stale; re-run them.
+    """A new result for an upstream pair: the downstream outcomes that read it are stale; re-run.
 
-    Also re-submitted: downstream pairs whose last job failed waiting for this upstream (they
-    left no outcome to stale). A dependency Error is an outcome like any other: staled here,
-    so the pair runs again now that its upstream has landed.
+    Which downstream pairs read (test, model) is what their runners require
+    (runner.template.upstream_of): every pair on that model of a test that depends on the
+    upstream test, and every pair, whatever its model, of a test that names that model
+    literally (2012 ``@DATA[TE][MO_fixed][PR]``, ``get_test_result("TE", "MO_fixed", …)``).
+    Also re-submitted: those downstream pairs whose last job failed (they left no outcome to
+    stale). A dependency Error is an outcome like any other: staled here, so the pair runs
+    again now that its upstream has landed.
     """
     report = SubmitReport()
     model = result.model
+    downstream = downstream_tests(result.test)
+    reads = _upstreams(downstream)
     pairs = []
-    for downstream in downstream_tests(result.test):
-        stale_rows = 0
-        for rows in (TestResult.objects.filter(test__number=downstream.number),
-                     Error.objects.filter(test__number=downstream.number)):
-            stale_rows += rows.filter(subject_number=model.number, stale=False,
-                                      created_at__lt=result.created_at).update(stale=True)
-        failed_before = Job.objects.for_pair(downstream.kim_id, model.kim_id).filter(
-            state=Job.State.FAILED).exists()
-        if (stale_rows or failed_before) and downstream.status == Status.APPROVED:
-            try:
-                check_dependency_graph(downstream)
-            except PipelineDependencyError as exc:
-                # Found late (rows edited by hand): that pair is not run; the result stands.
-                log.error("%s: not re-run after %s: %s", downstream.kim_id, result.kim_id, exc)
-                report.notes.append(f"{downstream.kim_id}: {exc}")
-                continue
-            pairs.append((downstream, model))
-            log.info("%s changed: %d outcomes of %s on %s are stale", result.kim_id, stale_rows,
-                     downstream.kim_id, model.kim_id)
+    for test in downstream:
+        read = [fixed for upstream, fixed in reads[test.kim_id].pairs
+                if upstream.number == result.test.number]
+        on_subject = None in read
+        literal = any(f is not None and (f.leader, f.number) == (model.leader, model.number)
+                      for f in read)
+        if not on_subject and not literal:
+            continue
+        subjects = _stale_downstream(test, result, every_subject=literal)
+        failed = Job.objects.filter(runner_kim_id=test.kim_id, state=Job.State.FAILED)
+        if not literal:
+            failed = failed.filter(subject_kim_id=model.kim_id)
+        subjects |= {kimcodes.parse_kim_code(s).number
+                     for s in failed.values_list("subject_kim_id", flat=True).distinct()}
+        if not subjects or test.status != Status.APPROVED:
+            continue
+        try:
+            check_dependency_graph(test)
+        except PipelineDependencyError as exc:
+            # Found late (rows edited by hand): that pair is not run; the result stands.
+            log.error("%s: not re-run after %s: %s", test.kim_id, result.kim_id, exc)
+            report.notes.append(f"{test.kim_id}: {exc}")
+            continue
+        if literal:
+            models = list(Model.objects.latest_versions().filter(
+                number__in=subjects, status=Status.APPROVED))
+        else:
+            models = [model]
+        pairs += [(test, m) for m in models]
+        log.info("%s changed: outcomes of %s on %d models are stale", result.kim_id,
+                 test.kim_id, len(models))
     if pairs:
         notes = report.notes
         report = submit_pairs(pairs, reason=f"upstream {result.test.kim_id} changed",
                               dispatch=dispatch)
         report.notes = notes + report.notes
     return report
+
+
+def _stale_downstream(test: Test, result: TestResult, *, every_subject: bool) -> set[str]:
+    """Mark ``test``'s outcomes older than ``result`` stale (on its model, or on every model);
+    the subject numbers of those marked."""
+    subjects: set[str] = set()
+    for table in (TestResult, Error):
+        rows = table.objects.filter(test__number=test.number, stale=False,
+                                    created_at__lt=result.created_at)
+        if not every_subject:
+            rows = rows.filter(subject_number=result.model.number)
+        hit = list(rows.values_list("pk", "subject_number"))
+        for chunk in _chunks([pk for pk, _ in hit]):
+            table.objects.filter(pk__in=chunk).update(stale=True)
+        subjects |= {number for _, number in hit}
+    return subjects
