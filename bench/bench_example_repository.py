@@ -7,7 +7,8 @@ Sets up Django on SQLite in a temporary folder, registers the KIM API's models, 
 is ``runpending`` from the first job to the last. The baseline then runs every pair that gave a
 result again, in the order the pipeline finished them (upstream before downstream), as a plain
 process: the test's executable on the input the pipeline rendered, in a fresh copy of the test
-folder. ``--models-per-test K`` keeps K models per test (by name) for a quicker, partial run.
+folder. ``--models-per-test K`` keeps K models per test (by name) and ``--species Ar`` only the tests
+of one species, for a quicker, partial run.
 """
 
 import argparse
@@ -31,6 +32,13 @@ def keep_models_per_test(limit: int) -> None:
         keep |= {m.pk for m in sorted(matching.matching_models(test, authoritative=False),
                                       key=lambda m: m.kim_id)[:limit]}
     Model.objects.exclude(pk__in=keep).delete()
+
+
+def keep_tests_of(symbol: str) -> None:
+    """Delete every test whose species are not exactly ``[symbol]`` (upstream tests share them)."""
+    from repository.models import Test
+
+    Test.objects.exclude(pk__in=[t.pk for t in Test.objects.all() if t.species == [symbol]]).delete()
 
 
 def plain_run(outcome, scratch: Path, env: dict) -> float:
@@ -58,6 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--models-per-test", type=int, default=0, help="0: every matching model")
+    parser.add_argument("--species", default="",
+                        help="keep only the tests of this one species (default: all tests)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-examples-"))
     try:
@@ -70,6 +80,8 @@ def main() -> None:
         register_installed_items()
         import_repository(PROJECT / "examples" / "repository")
         install.install_sources()
+        if args.species:
+            keep_tests_of(args.species)
         if args.models_per_test:
             keep_models_per_test(args.models_per_test)
         report = director.submit_all(dispatch=False)
