@@ -20,7 +20,7 @@ from django.utils import timezone
 from kimsite import config
 from repository import kimapi, storage
 from repository.errors import PipelineBuildError
-from runner import formats, processes
+from runner import formats, owners, processes
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -134,7 +134,7 @@ def ensure_built(item, *, rebuild: bool = False) -> Path | None:
         record = record or Build(kim_id=item.kim_id)
         record.status, record.content_hash, record.log = Build.Status.BUILDING, content_hash, ""
         # Whose build this is: runner.cleanup fails a "building" row whose owner died.
-        record.finished_at, record.owner = None, processes.owner()
+        record.finished_at, record.owner = None, owners.owner()
         record.save()
         logger.info("building %s in %s", item.kim_id, area)
         try:

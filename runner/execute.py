@@ -24,7 +24,7 @@ from repository.errors import (
 )
 from repository.matching import match
 from repository.models import Error, Model
-from runner import build, formats, processes, provenance, reading, results, template
+from runner import build, formats, owners, processes, provenance, reading, results, template
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -48,7 +48,7 @@ def timeout_of(runner_item) -> int:
 
 def _make_scratch(runner_item, model) -> Path:
     # Under this worker's own folder (scratch/<host>+<pid>/), so runner.cleanup knows whose it is.
-    root = processes.owner_scratch()
+    root = owners.owner_scratch()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{runner_item.kim_id}__{model.kim_id}.", dir=root))
     shutil.copytree(runner_item.path, scratch, symlinks=True, dirs_exist_ok=True)
@@ -163,7 +163,7 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
             [str(executable)], cwd=run.scratch, stdin_path=stdin_path,
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
             env=subprocess_environment(), timeout=run.timeout, limit=reading.output_limit(),
-            run_tag=f"{processes.owner()}/{run.scratch.name}", heartbeat=heartbeat,
+            run_tag=f"{owners.owner()}/{run.scratch.name}", heartbeat=heartbeat,
         )
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.

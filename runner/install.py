@@ -23,7 +23,7 @@ from repository.errors import InvalidKIMID, PipelineBuildError, PipelineEDNError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
 from runner import build as runner_build
-from runner import processes
+from runner import owners, processes
 from runner.models import Build
 
 log = logging.getLogger("pipeline.install")
@@ -62,7 +62,7 @@ def install_item(item, *, rebuild: bool = False, replace_older: bool = True) -> 
         build, _ = Build.objects.update_or_create(
             kim_id=kim_id,
             defaults={"status": Build.Status.BUILDING, "content_hash": content_hash, "log": "",
-                      "artifact": "", "finished_at": None, "owner": processes.owner()},
+                      "artifact": "", "finished_at": None, "owner": owners.owner()},
         )
         log.info("building %s from %s", kim_id, folder)
         try:

@@ -12,7 +12,7 @@ Three kernel guarantees, not threads of the worker, end them:
   so ``runner.cleanup`` finds the strays of a worker that died before it could kill them.
 
 Owners (``host:pid:start:boot``, whose runs, builds and scratch folders these are) are
-``runner.owners``, re-exported here.
+``runner.owners``.
 """
 
 import ctypes
@@ -28,19 +28,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from runner.owners import (  # re-exported: the owner of a run is named here too
-    Owner,
-    boot_id,
-    node_name,
-    owner,
-    owner_dead,
-    owner_of_scratch,
-    owner_scratch,
-    parse_owner,
-    pid_alive,
-    scratch_root,
-    start_time,
-)
 from runner.owners import stat_fields as _stat_fields
 
 #: From <linux/prctl.h>.
@@ -307,7 +294,5 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
     )
 
 
-__all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "owner", "owner_dead",
-           "become_subreaper", "child_setup", "tagged", "scratch_root", "owner_scratch", "owner_of_scratch",
-           "RUN_VARIABLE", "kill_all", "pid_alive", "start_time", "boot_id", "parse_owner", "Owner",
-           "children", "node_name"]
+__all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "become_subreaper",
+           "child_setup", "tagged", "RUN_VARIABLE", "kill_all", "children"]

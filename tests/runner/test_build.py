@@ -7,7 +7,7 @@ import pytest
 from kimsite import config
 from repository.errors import PipelineBuildError
 from repository.models import Error, TestResult
-from runner import build, install, processes
+from runner import build, install, owners
 from runner.execute import run_pair
 from runner.models import Build
 from tests.fixtures.runner.cast import (
@@ -35,7 +35,7 @@ def test_a_cpp_runner_is_built_when_imported_and_computes_with_a_real_model(lj_m
     # Built by the items_imported receiver, before any run.
     record = Build.objects.get(kim_id=DIMER_CPP)
     assert record.status == Build.Status.SUCCEEDED and "Built target runner" in record.log
-    assert record.owner == processes.owner()
+    assert record.owner == owners.owner()
     finished = record.finished_at
     assert build.needs_build(test)
     result = run_pair(test, lj_model)

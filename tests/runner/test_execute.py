@@ -14,7 +14,7 @@ from repository.models import (
     VerificationResult,
     WorkerEnvironment,
 )
-from runner import execute, processes
+from runner import execute, owners
 from runner.execute import run_pair
 from tests.fixtures.runner.cast import (
     BULK_2020,
@@ -72,7 +72,7 @@ def test_lattice_constant_of_fcc_al_with_an_eam_model(al_model):
     assert (result.path / "pipeline.stdin").read_text().split()[:3] == [al_model.kim_id, "Al", "fcc"]
     # The KIM API wrote its log in the scratch folder, and the run's scratch folder is gone.
     assert (result.path / "kim.log").stat().st_size > 0
-    assert list(processes.owner_scratch().glob(f"{result.test.kim_id}__*")) == []
+    assert list(owners.owner_scratch().glob(f"{result.test.kim_id}__*")) == []
 
 
 def test_bulk_modulus_waits_for_lattice_constant(al_model):

@@ -14,7 +14,7 @@ from django_q.exceptions import TimeoutException
 from django_q.timeout import TimeoutHandler
 
 from repository.models import Error, TestResult
-from runner import cleanup, processes
+from runner import cleanup, owners, processes
 from runner.execute import run_pair
 from runner.models import Build
 from tests.fixtures.runner.cast import installed_model, made_test, process_alive
@@ -102,7 +102,7 @@ def test_django_q2s_timeout_alarm_ends_the_runner_and_its_scratch_folder(model, 
 
 def run_folders_of(test) -> list:
     """This test's run folders in this process's scratch folder (another test's are not ours)."""
-    return list(processes.owner_scratch().glob(f"{test.kim_id}__*"))
+    return list(owners.owner_scratch().glob(f"{test.kim_id}__*"))
 
 
 def make_sleeper(kim_id: str, pids, **fields):
@@ -149,8 +149,8 @@ def test_a_heartbeat_that_raises_stops_the_runner_and_its_exception_propagates(m
 
 def owner_of(host: str, pid: int, start: int | None = None) -> str:
     """The owner string of ``pid`` (its real start time unless ``start`` is given), this boot."""
-    start = processes.start_time(pid) if start is None else start
-    return f"{host}:{pid}:{start}:{processes.boot_id()}"
+    start = owners.start_time(pid) if start is None else start
+    return f"{host}:{pid}:{start}:{owners.boot_id()}"
 
 
 def dead_owner(host: str = "thishost") -> str:
@@ -167,13 +167,13 @@ def test_clean_dead_owners_removes_a_dead_owners_scratch_and_building_row_and_ke
         repository_dir, settings):
     settings.PIPELINE_NODE_NAME = "thishost"
     holder = subprocess.Popen(["sleep", "1000"])  # alive throughout: a live owner, a reused pid
-    boot = processes.boot_id()
+    boot = owners.boot_id()
     dead = {
         "exited": dead_owner(),
         # The pid is alive but another process's (a restarted container's new worker) ...
-        "reused": owner_of("thishost", holder.pid, processes.start_time(holder.pid) - 1),
+        "reused": owner_of("thishost", holder.pid, owners.start_time(holder.pid) - 1),
         # ... or the cleaner's own: an earlier process that had this pid.
-        "mine": owner_of("thishost", os.getpid(), processes.start_time(os.getpid()) - 1),
+        "mine": owner_of("thishost", os.getpid(), owners.start_time(os.getpid()) - 1),
         "another boot": owner_of("thishost", holder.pid).replace(
             boot, "0" * 8 if boot != "0" * 8 else "1" * 8),
         "old format, free pid": f"thishost:{int(open('/proc/sys/kernel/pid_max').read()) + 1}",
@@ -183,13 +183,13 @@ def test_clean_dead_owners_removes_a_dead_owners_scratch_and_building_row_and_ke
         "old format, live pid": f"thishost:{holder.pid}",
         "elsewhere": dead_owner("otherhost"),  # another host's pid says nothing here
     }
-    owners = [*dead.values(), *live.values()]
-    assert all(len(owner) < 200 for owner in owners)  # Build.owner's max_length
-    folders = {owner: processes.owner_scratch(owner) / "Run__TE_000000000745_000.x"
-               for owner in owners}
+    all_owners = [*dead.values(), *live.values()]
+    assert all(len(owner) < 200 for owner in all_owners)  # Build.owner's max_length
+    folders = {owner: owners.owner_scratch(owner) / "Run__TE_000000000745_000.x"
+               for owner in all_owners}
     for folder in folders.values():
         folder.mkdir(parents=True)
-    builds = {owner: f"B{number}__TE_00000000076{number}_000" for number, owner in enumerate(owners)}
+    builds = {owner: f"B{number}__TE_00000000076{number}_000" for number, owner in enumerate(all_owners)}
     for owner, kim_id in builds.items():
         Build.objects.create(kim_id=kim_id, owner=owner, status=Build.Status.BUILDING)
     Build.objects.create(kim_id="Done__TE_000000000759_000", owner=dead["exited"],
