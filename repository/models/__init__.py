@@ -30,10 +30,10 @@ from repository.models.items import (
 )
 from repository.models.lookups import MODEL_FOR_LEADER, kim_obj
 from repository.models.outcomes import Error, Outcome, PropertyValue, TestResult, VerificationResult
-from repository.models.provenance import MatchVerdict, WorkerEnvironment
+from repository.models.provenance import ApprovalDecision, MatchVerdict, WorkerEnvironment
 
 __all__ = [
-    "MODEL_FOR_LEADER", "RUNNER_FIELDS", "Error", "ItemQuerySet", "KIMItem", "MatchVerdict", "Model", "ModelDriver",
+    "MODEL_FOR_LEADER", "RUNNER_FIELDS", "ApprovalDecision", "Error", "ItemQuerySet", "KIMItem", "MatchVerdict", "Model", "ModelDriver",
     "Outcome", "OutcomeQuerySet", "Property", "PropertyValue", "ReferenceDatum", "RunsOnModels",
     "SimulatorModel", "SourceFormat", "Status", "Test", "TestDriver", "TestResult",
     "VerificationCheck", "VerificationResult", "WorkerEnvironment", "current_outcome_keys",

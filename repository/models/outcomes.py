@@ -160,6 +160,12 @@ class Error(Outcome):
         BUILD = "build"
         TEMPLATE = "template"
         DEPENDENCY = "dependency"
+        # The worker lacks a module or program the runner needs (an unmet requirements.txt).
+        ENVIRONMENT = "environment"
+        # An item's files changed since import: its code is refused before it runs.
+        INTEGRITY = "integrity"
+        # A limit of the sandbox was reached: memory, processes, file or output size, disk.
+        RESOURCE = "resource"
         INTERNAL = "internal"
 
     leaders = ("ER",)

@@ -48,3 +48,32 @@ class MatchVerdict(models.Model):
     def __str__(self) -> str:
         verdict = "accepts" if self.accepted else "refuses"
         return f"KIM API {verdict} {self.runner_kim_id} × {self.model_kim_id}"
+
+
+class ApprovalDecision(models.Model):
+    """A curator's approval of a pending model, kept with what the checks said at that moment.
+
+    ``override`` marks an approval given although a mandatory check had not passed: it needs
+    a ``reason``, and the row keeps who decided and why.
+    """
+
+    model = models.ForeignKey("repository.Model", on_delete=models.CASCADE,
+                              related_name="approval_decisions")
+    curator = models.CharField(max_length=150, help_text="User name of the curator who decided.")
+    decided_at = models.DateTimeField(auto_now_add=True)
+    override = models.BooleanField(default=False,
+                                   help_text="Approved although a mandatory check had not passed.")
+    reason = models.TextField(blank=True)
+    grades = models.JSONField(default=dict, blank=True,
+                              help_text="Check KIM ID → grade, as they stood when the curator decided.")
+
+    class Meta:
+        ordering = ["-decided_at"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(override=True, reason=""),
+                                   name="repository_approval_override_needs_reason"),
+        ]
+
+    def __str__(self):
+        kind = "override" if self.override else "approval"
+        return f"{kind} of {self.model_id} by {self.curator}"
