@@ -140,3 +140,56 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.runner_kim_id} × {self.subject_kim_id} ({self.state})"
+
+
+class PublicationQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(state=Publication.State.PENDING)
+
+    def of_node(self, node: str):
+        return self.filter(node=node)
+
+
+class Publication(models.Model):
+    """One outcome folder (TR, VR, ER) on its way to the remote repository (docs/SYNC.md).
+
+    Made before the first push and marked published once the folder's marker is on the
+    remote; until then ``sync push`` and the periodic sync task try again. One row per
+    outcome KIM ID (the constraint): a result is never pushed under a second ID.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "not yet published"
+        PUBLISHED = "published"
+
+    class Area(models.TextChoices):
+        REAL_WRITE = "real-write"
+        TEMP_WRITE = "temp-write"
+
+    outcome_kim_id = models.CharField("outcome", max_length=64,
+                                      help_text="The TR, VR or ER folder pushed (full KIM ID).")
+    area = models.CharField(max_length=10, choices=Area.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    node = models.CharField(max_length=200, blank=True,
+                            help_text="The worker node whose local repository holds the folder.")
+    root = models.CharField(max_length=1024, blank=True,
+                            help_text="That node's KIM_REPOSITORY_DIR when the outcome was kept.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PublicationQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One row per outcome: a retried push updates it, never adds a second one.
+            models.UniqueConstraint(fields=["outcome_kim_id"], name="runner_publication_unique_outcome"),
+        ]
+        indexes = [
+            # sync push / sync status / pipelinestatus: what still waits, per node.
+            models.Index(fields=["state", "node"], name="runner_publication_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome_kim_id} → {self.area} ({self.state})"

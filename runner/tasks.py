@@ -9,6 +9,8 @@ from repository.errors import PipelineError
 from repository.models import kim_obj
 from runner import director, install, jobs
 from runner import reconcile as repair
+from runner.sync import periodic
+from runner.sync.remote import configured_remote
 
 log = logging.getLogger("pipeline.tasks")
 
@@ -34,6 +36,14 @@ def reconcile() -> str:
 
 def scan_repository() -> str:
     """Scheduled: import new or changed item folders and submit the jobs they call for."""
+    report, made = import_and_submit()
+    summary = f"import: {report.summary()}; {made} jobs submitted"
+    log.info("scan: %s", summary)
+    return summary
+
+
+def import_and_submit():
+    """The scan's work: (the ImportReport, how many jobs were submitted); also ``sync pull``'s."""
     report = importer.import_repository()
     # Models and drivers shipped as source must be installed before the KIM API can match them.
     install.install_sources()
@@ -48,9 +58,7 @@ def scan_repository() -> str:
         except PipelineError as exc:
             # One item's broken dependency graph must not stop the others' jobs.
             log.error("scan: no jobs for %s: %s", item.kim_id, exc)
-    summary = f"import: {report.summary()}; {made} jobs submitted"
-    log.info("scan: %s", summary)
-    return summary
+    return report, made
 
 
 #: Schedule name → task; the names are what makes ensure_schedules idempotent.
@@ -71,3 +79,32 @@ def ensure_schedules(*, scan_minutes: int = 10, reconcile_minutes: int = 2) -> l
                                  "minutes": minutes[func], "repeats": -1})
         made.append((schedule, created))
     return made
+
+
+# With a remote repository (RSYNC_ADDRESS; docs/SYNC.md): runner.sync.periodic does the work.
+def sync_remote() -> str:
+    """Scheduled: push the outcomes that wait, pull new items, import them and submit their jobs."""
+    exchanged = periodic.exchange()
+    return f"{exchanged}; {scan_repository()}"
+
+
+def publish_results() -> str:
+    """Scheduled: move whole results REAL_WRITE → REAL_READ on the remote."""
+    return periodic.publish()
+
+
+SYNC_SCHEDULES = {
+    "pipeline: sync with the remote": "runner.tasks.sync_remote",
+    "pipeline: publish results": "runner.tasks.publish_results",
+}
+
+
+def ensure_sync_schedules(*, sync_minutes: int = 5, publish_minutes: int = 10) -> list[tuple]:
+    """The remote's periodic sync and publication, created once; none without a remote."""
+    if configured_remote() is None:
+        return []
+    minutes = {"runner.tasks.sync_remote": sync_minutes, "runner.tasks.publish_results": publish_minutes}
+    return [Schedule.objects.update_or_create(
+        name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES,
+                             "minutes": minutes[func], "repeats": -1})
+            for name, func in SYNC_SCHEDULES.items()]

@@ -20,6 +20,7 @@ from repository.models import (
 )
 from runner.director.decide import SubmitReport, higher, submit_pairs
 from runner.models import Job
+from runner.sync import hooks as sync_hooks
 
 log = logging.getLogger("pipeline.director")
 
@@ -79,6 +80,7 @@ def on_item_changed(item, *, priority=Job.Priority.NORMAL, force: bool = False,
     """The jobs for an item that was imported, updated or approved (the 2012 ``push_jobs``)."""
     if isinstance(item, str):
         item = kim_obj(item)
+    sync_hooks.before_decide(item)  # with a remote: the folders this decision names (docs/SYNC.md)
     pairs, notes, forced = pairs_for_item(item)
     report = submit_pairs(pairs, priority=priority, force=force or forced,
                           reason=reason or f"{item.kim_id} changed", dispatch=dispatch)

@@ -1,20 +1,14 @@
-"""Worker writes and publication: data first, the marker last, a journal of what waits.
-
-The journal (KIM_DIR/sync/unpublished.json, replaced atomically) holds every outcome whose
-push has not gone through; ``sync push`` drains it. It stands in for the database field that
-comes with the wiring (docs/SYNC.md).
+"""Worker writes and publication: folders pushed whole (data first, the marker last), moved
+between areas (REAL_WRITE → REAL_READ; on approval TEMP_* → REAL_READ). What waits to be
+pushed is ``runner.sync.pending``.
 """
 
-import fcntl
-import json
-import os
 import shutil
 import tempfile
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from kimsite import config
+from repository import edn
+from repository.errors import PipelineEDNError
 from repository.kimcodes import parse_kim_code
 from runner.sync import rsync
 from runner.sync.errors import PipelineSyncError
@@ -22,12 +16,25 @@ from runner.sync.remote import LEADER_FOLDERS, Remote
 from runner.sync.transfers import MARKER, STAGING, inspect, item_path, require_remote
 
 
-def write_area_for(kim_id: str) -> str:
-    """tr/ and er/ go to REAL_WRITE, vr/ to TEMP_WRITE."""
+def write_area_for(kim_id: str, folder: Path | None = None) -> str:
+    """tr/ → REAL_WRITE; vr/ and the er/ of a verification check (its kimspec says so) → TEMP_WRITE."""
     leader = parse_kim_code(kim_id, require_version=True).leader
     if leader not in ("TR", "ER", "VR"):
         raise PipelineSyncError(f"{kim_id} is not a result: only tr/, er/ and vr/ folders are pushed")
-    return "temp-write" if leader == "VR" else "real-write"
+    if leader == "VR":
+        return "temp-write"
+    if leader == "ER" and folder is not None and "verification-check" in _marker(folder / MARKER):
+        return "temp-write"
+    return "real-write"
+
+
+def _marker(path: Path) -> dict:
+    """A result's kimspec.edn (read with repository.edn); {} when it is not a readable map."""
+    try:
+        spec = edn.load(path)
+    except PipelineEDNError:
+        return {}
+    return spec if isinstance(spec, dict) else {}
 
 
 def push_folders(remote: Remote, area: str, root: Path, tops: list[str], *, asked: str) -> None:
@@ -49,80 +56,6 @@ def push_folders(remote: Remote, area: str, root: Path, tops: list[str], *, aske
 
 def push_folder(remote: Remote, area: str, root: Path, top: str, *, asked: str) -> None:
     push_folders(remote, area, root, [top], asked=asked)
-
-
-# The journal of outcomes not yet published.
-def _journal_path() -> Path:
-    return Path(config.KIM_DIR) / "sync" / "unpublished.json"
-
-
-@contextmanager
-def _journal():
-    path = _journal_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        entries = json.loads(path.read_text()) if path.exists() else {}
-        yield entries
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unpublished-")
-        with os.fdopen(fd, "w") as out:
-            json.dump(entries, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-
-
-def unpublished() -> dict:
-    """Outcomes waiting to be pushed: KIM ID → {area, since, attempts, last_error}."""
-    path = _journal_path()
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def push_outcome(kim_id: str, *, remote: Remote | None = None, root: Path | None = None) -> bool:
-    """Push one result folder (tr/, er/ → REAL_WRITE; vr/ → TEMP_WRITE) whole.
-
-    Recorded in the journal first; removed from it only once the marker is on the remote.
-    Returns False (the error kept in the journal) when the push did not go through.
-    """
-    remote = remote or require_remote()
-    root = Path(root or config.KIM_REPOSITORY_DIR)
-    area = write_area_for(kim_id)
-    with _journal() as entries:
-        entry = entries.setdefault(kim_id, {"area": area, "since": time.time(), "attempts": 0,
-                                            "root": str(root)})
-        entry["attempts"] += 1
-    try:
-        push_folder(remote, area, root, item_path(kim_id), asked=f"push {kim_id}")
-    except PipelineSyncError as exc:
-        with _journal() as entries:
-            entries.setdefault(kim_id, {"area": area, "since": time.time(), "attempts": 1,
-                                        "root": str(root)})["last_error"] = str(exc)
-        return False
-    with _journal() as entries:
-        entries.pop(kim_id, None)
-    return True
-
-
-def push_pending(*, remote: Remote | None = None) -> tuple[list[str], dict[str, str]]:
-    """Push every outcome in the journal: (pushed, failed → error)."""
-    pushed, failed = [], {}
-    for kim_id, entry in sorted(unpublished().items()):
-        if push_outcome(kim_id, remote=remote, root=Path(entry.get("root") or config.KIM_REPOSITORY_DIR)):
-            pushed.append(kim_id)
-        else:
-            failed[kim_id] = unpublished().get(kim_id, {}).get("last_error", "")
-    return pushed, failed
-
-
-def full_write(*, remote: Remote | None = None, root: Path | None = None) -> list[str]:
-    """The seed's full write: every whole local result folder, to its write area."""
-    root = Path(root or config.KIM_REPOSITORY_DIR)
-    done = []
-    for folder in ("tr", "er", "vr"):
-        for path in sorted((root / folder).glob("*")) if (root / folder).is_dir() else []:
-            if (path / MARKER).is_file() and push_outcome(path.name, remote=remote, root=root):
-                done.append(path.name)
-    return done
 
 
 def move(remote: Remote, source: str, target: str, tops: list[str], *, asked: str) -> list[str]:
@@ -160,7 +93,7 @@ def approve(model_id: str, *, remote: Remote | None = None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="kim-approve-") as tmp:
         rsync.fetch(remote, "temp-write", [f"{t}/{MARKER}" for t in good], tmp,
                     asked=f"approve {model_id}: read markers")
-        mine = [t for t in good if model_id in (Path(tmp) / t / MARKER).read_text(errors="replace")]
+        mine = [t for t in good if _marker(Path(tmp) / t / MARKER).get("model") == model_id]
     moved = move(remote, "temp-write", "real-read", mine, asked=f"approve {model_id}: results")
     return moved + move(remote, "temp-read", "real-read", [item_path(model_id)], asked=f"approve {model_id}")
 

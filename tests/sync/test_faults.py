@@ -17,36 +17,43 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from runner.sync import publish as pub
-from runner.sync import transfers
+from runner.models import Publication
+from runner.sync import pending, transfers
 from tests.sync.conftest import free_port, make_item
 
 PROJECT = Path(__file__).resolve().parents[2]
 TR = "TR_000000000101_000"
 REPEATS = 3
 
+pytestmark = pytest.mark.django_db
+
 
 def slow_push(daemon, repository_dir, settings, kill):
-    """Start a push slowed by --bwlimit, call ``kill()`` once rsync's temp file shows on the remote."""
+    """Push a result slowed by --bwlimit here; a watcher calls ``kill()`` once rsync's temp file
+    shows on the remote. Returns (push_outcome's answer, the folder on the remote)."""
     make_item(repository_dir, TR, files={"big.bin": os.urandom(1_500_000), "small.txt": "s\n"})
     settings.RSYNC_FLAGS = "-rlt --relative --bwlimit=1000"
     remote_dir = daemon.root / "repo" / "real-write" / "tr" / TR
-    result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("ok", pub.push_outcome(TR)))
-    thread.start()
-    seen = threading.Event()
-    for _ in range(2000):
-        if remote_dir.is_dir() and any(p.name.startswith(".big.bin.") for p in remote_dir.iterdir()):
-            seen.set()
-            break
-        if not thread.is_alive():
-            break
-        seen.wait(0.005)
+    seen, done = threading.Event(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if remote_dir.is_dir() and any(p.name.startswith(".big.bin.") for p in remote_dir.iterdir()):
+                seen.set()
+                kill()
+                return
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        ok = pending.push_outcome(TR)
+    finally:
+        done.set()
+        watcher.join()
     assert seen.is_set(), "the push ended before it could be interrupted"
-    kill()
-    thread.join()
     settings.RSYNC_FLAGS = "-rlt --relative"
-    return result["ok"], remote_dir
+    return ok, remote_dir
 
 
 def rsync_children() -> list[int]:
@@ -74,7 +81,8 @@ def assert_pushed_whole(repository_dir, remote_dir):
     assert (remote_dir / "kimspec.edn").is_file()
     assert not filecmp.dircmp(remote_dir, repository_dir / "tr" / TR).diff_files
     assert sorted(p.name for p in remote_dir.iterdir()) == ["big.bin", "kimspec.edn", "small.txt"]
-    assert pub.unpublished() == {}
+    assert not pending.waiting().exists()
+    assert Publication.objects.get(outcome_kim_id=TR).state == Publication.State.PUBLISHED
 
 
 @pytest.mark.parametrize("repeat", range(REPEATS))
@@ -87,9 +95,9 @@ def test_rsync_killed_mid_push(daemon, repository_dir, settings, tmp_path, repea
             os.kill(pid, signal.SIGKILL)
     ok, remote_dir = slow_push(daemon, repository_dir, settings, kill)
     assert ok is False
-    assert "killed by signal 9" in pub.unpublished()[TR]["last_error"]
+    assert "killed by signal 9" in pending.waiting().get(outcome_kim_id=TR).last_error
     assert_nothing_half_visible(daemon, tmp_path, remote_dir)
-    assert pub.push_pending() == ([TR], {})
+    assert pending.push_pending() == ([TR], {})
     assert_pushed_whole(repository_dir, remote_dir)
 
 
@@ -98,11 +106,11 @@ def test_daemon_killed_mid_push_and_started_again(daemon, repository_dir, settin
     settings.RSYNC_RETRIES = 1
     ok, remote_dir = slow_push(daemon, repository_dir, settings, daemon.stop)
     assert ok is False
-    error = pub.unpublished()[TR]["last_error"]
+    error = pending.waiting().get(outcome_kim_id=TR).last_error
     assert daemon.address in error and "exit code" in error
     with pytest.raises(CommandError, match="not everything went through"):
         call_command("sync", "push")
-    assert "still waiting 1" in capsys.readouterr().out and list(pub.unpublished()) == [TR]
+    assert "still waiting 1" in capsys.readouterr().out and [r.outcome_kim_id for r in pending.waiting()] == [TR]
     daemon.start()
     assert_nothing_half_visible(daemon, tmp_path, remote_dir)
     call_command("sync", "push")

@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 
 from repository.errors import InvalidKIMID
+from runner.sync import pending, transfers
 from runner.sync import publish as pub
-from runner.sync import transfers
 from runner.sync.checks import check_rsync_address
+from runner.sync.errors import PipelineSyncError
 from runner.sync.remote import AddressError, parse_address
 from tests.sync.conftest import make_item
 
@@ -85,11 +86,12 @@ def test_director_reads(daemon, repository_dir):
     assert transfers.director_model_under_review(MO).pulled == ["VC_000000000007_000"]
 
 
+@pytest.mark.django_db
 def test_push_publish_and_a_fresh_node_sees_the_results(daemon, repository_dir, tmp_path):
     make_item(repository_dir, TR, files={"results.edn": "{}\n", "sub/output.log": "x" * 1000})
     make_item(repository_dir, VR)
-    assert pub.push_outcome(TR) and pub.push_outcome(VR)
-    assert pub.unpublished() == {}
+    assert pending.push_outcome(TR) and pending.push_outcome(VR)
+    assert not pending.waiting().exists()
     assert (area(daemon, "real-write") / "tr" / TR / "sub" / "output.log").is_file()
     assert (area(daemon, "temp-write") / "vr" / VR / "kimspec.edn").is_file()
     assert pub.publish() == [TR]
@@ -101,21 +103,23 @@ def test_push_publish_and_a_fresh_node_sees_the_results(daemon, repository_dir, 
     assert not filecmp.dircmp(fresh / "tr" / TR, repository_dir / "tr" / TR).diff_files
 
 
+@pytest.mark.django_db
 def test_approval_moves_the_model_and_its_verification_results(daemon, repository_dir):
     make_item(area(daemon, "temp-read"), MO2)
     folder = make_item(repository_dir, VR)
     (folder / "kimspec.edn").write_text(f'{{"kim-code" "{VR}" "model" "{MO2}"}}\n')
-    assert pub.push_outcome(VR)
+    assert pending.push_outcome(VR)
     assert sorted(pub.approve(MO2)) == sorted([VR, MO2])
     assert (area(daemon, "real-read") / "vr" / VR / "kimspec.edn").is_file()
     assert (area(daemon, "real-read") / "mo" / MO2 / "kimspec.edn").is_file()
     assert not (area(daemon, "temp-read") / "mo" / MO2 / "kimspec.edn").exists()
 
 
+@pytest.mark.django_db
 def test_sync_command_pull_push_status(daemon, repository_dir, capsys):
     make_item(area(daemon, "real-read"), TE)
     make_item(repository_dir, TR)
-    call_command("sync", "pull")
+    call_command("sync", "pull", "--no-import")
     assert (repository_dir / "te" / TE / "kimspec.edn").is_file()
     call_command("sync", "push")
     call_command("sync", "status")
@@ -124,15 +128,17 @@ def test_sync_command_pull_push_status(daemon, repository_dir, capsys):
     assert "waiting to be pushed: 0" in out
 
 
+@pytest.mark.django_db
 def test_over_ssh_pull_and_push(sshd, repository_dir):
     make_item(sshd / "real-read", TE)
     assert transfers.pull_items("real-read", [TE]).pulled == [TE]
     make_item(repository_dir, TR)
-    assert pub.push_outcome(TR)
+    assert pending.push_outcome(TR)
     assert (sshd / "real-write" / "tr" / TR / "kimspec.edn").is_file()
     assert not filecmp.dircmp(sshd / "real-write" / "tr" / TR, repository_dir / "tr" / TR).diff_files
 
 
+@pytest.mark.django_db
 def test_the_marker_travels_only_in_the_second_call(daemon, repository_dir, monkeypatch):
     """The data call really runs; the marker call is made to fail (a fake, to reach this edge)."""
     from runner.sync import rsync
@@ -140,15 +146,15 @@ def test_the_marker_travels_only_in_the_second_call(daemon, repository_dir, monk
 
     def run(remote, args, **kw):
         if kw["asked"].endswith("(marker)"):
-            raise pub.PipelineSyncError("marker call refused by the test", exit_code=30, transient=True)
+            raise PipelineSyncError("marker call refused by the test", exit_code=30, transient=True)
         return real_run(remote, args, **kw)
 
     monkeypatch.setattr(rsync, "run", run)
     make_item(repository_dir, TR, files={"a.txt": "a\n", "b/c.txt": "c\n"})
-    assert pub.push_outcome(TR) is False
+    assert pending.push_outcome(TR) is False
     remote = area(daemon, "real-write") / "tr" / TR
     assert (remote / "b" / "c.txt").is_file() and not (remote / "kimspec.edn").exists()
-    assert list(pub.unpublished()) == [TR]
+    assert [r.outcome_kim_id for r in pending.waiting()] == [TR]
     monkeypatch.setattr(rsync, "run", real_run)
-    assert pub.push_pending() == ([TR], {})
+    assert pending.push_pending() == ([TR], {})
     assert (remote / "kimspec.edn").is_file()

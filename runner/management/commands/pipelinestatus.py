@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from runner import jobs
+from runner.models import Publication
 
 
 def _age(delta) -> str:
@@ -17,6 +18,8 @@ class Command(BaseCommand):
     def handle(self, limit, **options):
         report = jobs.status_report(limit=limit)
         self.stdout.write("jobs: " + ", ".join(f"{state} {n}" for state, n in report["counts"].items()))
+        if unpushed := Publication.objects.pending().count():  # with a remote (docs/SYNC.md)
+            self.stdout.write(f"not yet pushed to the remote: {unpushed} outcome(s); see sync status")
         self.stdout.write(f"running ({len(report['running'])}):")
         for row in report["running"]:
             expired = " LEASE EXPIRED" if row["expired"] else ""

@@ -4,15 +4,21 @@ from runner import tasks
 
 
 class Command(BaseCommand):
-    help = "Create (or update) the periodic scan and reconcile schedules; safe to run again."
+    help = ("Create (or update) the periodic scan and reconcile schedules, and with a remote "
+            "(RSYNC_ADDRESS) the sync and publication schedules; safe to run again.")
 
     def add_arguments(self, parser):
         parser.add_argument("--scan-minutes", type=int, default=10)
         parser.add_argument("--reconcile-minutes", type=int, default=2)
+        parser.add_argument("--sync-minutes", type=int, default=5,
+                            help="push what waits, pull new items and submit their jobs")
+        parser.add_argument("--publish-minutes", type=int, default=10,
+                            help="move whole results REAL_WRITE → REAL_READ")
 
-    def handle(self, scan_minutes, reconcile_minutes, **options):
-        for schedule, created in tasks.ensure_schedules(scan_minutes=scan_minutes,
-                                                        reconcile_minutes=reconcile_minutes):
+    def handle(self, scan_minutes, reconcile_minutes, sync_minutes, publish_minutes, **options):
+        made = tasks.ensure_schedules(scan_minutes=scan_minutes, reconcile_minutes=reconcile_minutes)
+        made += tasks.ensure_sync_schedules(sync_minutes=sync_minutes, publish_minutes=publish_minutes)
+        for schedule, created in made:
             verb = "created" if created else "kept"
             self.stdout.write(f"{verb} schedule {schedule.name!r}: {schedule.func} every "
                               f"{schedule.minutes} min")

@@ -6,8 +6,9 @@ Exit code 0 when everything went through, 1 otherwise; errors are one clear line
 from django.core.management.base import BaseCommand, CommandError
 
 import runner.sync  # noqa: F401  (registers the RSYNC_ADDRESS system check)
+from runner import tasks
+from runner.sync import pending, transfers
 from runner.sync import publish as pub
-from runner.sync import transfers
 from runner.sync.errors import PipelineSyncError
 from runner.sync.remote import AREAS, LEADER_FOLDERS, AddressError, configured_remote
 
@@ -17,8 +18,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        pull = sub.add_parser("pull", help="pull whole items (default: all of REAL_READ and TEMP_READ)")
+        pull = sub.add_parser("pull", help="pull whole items (default: all of REAL_READ and TEMP_READ), "
+                                            "import what changed and submit its jobs")
         pull.add_argument("--area", choices=AREAS, action="append")
+        pull.add_argument("--no-import", action="store_true", help="only pull, import nothing")
         pull.add_argument("kim_ids", nargs="*")
         sub.add_parser("push", help="push every outcome not yet published")
         publish = sub.add_parser("publish", help="move whole results REAL_WRITE → REAL_READ")
@@ -36,7 +39,7 @@ class Command(BaseCommand):
         if not ok:
             raise CommandError(f"sync {action}: not everything went through (see above)")
 
-    def do_pull(self, remote, *, area=None, kim_ids=(), **_):
+    def do_pull(self, remote, *, area=None, kim_ids=(), no_import=False, **_):
         areas = area or ["real-read", "temp-read"]
         reports = []
         for name in areas:
@@ -54,10 +57,18 @@ class Command(BaseCommand):
         missing = [k for k in kim_ids if k not in report.pulled + report.present]
         for name in missing:
             self.stderr.write(f"  not found whole on the remote: {name}")
-        return not report.refused and not missing
+        imported_ok = True
+        if report.pulled and not no_import:
+            # The repository scan's work: what changed is imported and its jobs submitted.
+            imported, made = tasks.import_and_submit()
+            self.stdout.write(f"import: {imported.summary()}; {made} jobs submitted")
+            for folder, reason in imported.rejected:
+                self.stderr.write(f"  not imported {folder}: {reason}")
+            imported_ok = imported.ok
+        return not report.refused and not missing and imported_ok
 
     def do_push(self, remote, **_):
-        pushed, failed = pub.push_pending(remote=remote)
+        pushed, failed = pending.push_pending(remote=remote)
         self.stdout.write(f"pushed {len(pushed)}, still waiting {len(failed)}")
         for kim_id, error in failed.items():
             self.stderr.write(f"  {kim_id}: {error}")
@@ -82,9 +93,9 @@ class Command(BaseCommand):
                 continue
             text = ", ".join(f"{k}/ {v}" for k, v in sorted(counts.items())) or "empty"
             self.stdout.write(f"  {area} ({remote.url(area)}): {text}")
-        waiting = pub.unpublished()
+        waiting = list(pending.waiting())
         self.stdout.write(f"waiting to be pushed: {len(waiting)}")
-        for kim_id, entry in sorted(waiting.items()):
-            self.stdout.write(f"  {kim_id} → {entry['area']} ({entry['attempts']} attempt(s)): "
-                              f"{entry.get('last_error', '')}")
+        for row in waiting:
+            self.stdout.write(f"  {row.outcome_kim_id} → {row.area} from {row.node or '?'} "
+                              f"({row.attempts} attempt(s)): {row.last_error}")
         return ok
