@@ -25,6 +25,7 @@ from repository.errors import (
 from repository.matching import match
 from repository.models import Error, Model
 from runner import build, formats, owners, processes, provenance, reading, results, template
+from runner.sync import hooks as sync_hooks
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -76,10 +77,14 @@ def run_pair(runner_item, model: Model, *, rebuild: bool = False,
     propagates. ``rebuild`` (the command line's ``runpair --rebuild``) builds the
     runner again first; otherwise a run never builds (builds happen at import).
     """
+    # With a remote: pull what this run reads; a remote that cannot give it fails the attempt
+    # (raised, nothing kept), it is not the pair's outcome.
+    sync_hooks.before_run(runner_item, model)
     run = reading.Run(runner_item=runner_item, model=model, created_at=timezone.now(),
                       timeout=timeout_of(runner_item))
     try:
-        return _run_and_keep(run, rebuild=rebuild, heartbeat=heartbeat)
+        # With a remote: push the kept outcome to its write area (runner.sync.hooks).
+        return sync_hooks.after_keep(_run_and_keep(run, rebuild=rebuild, heartbeat=heartbeat))
     except processes.HeartbeatFailed as exc:
         raise exc.cause from None
     finally:
