@@ -83,6 +83,15 @@ def parse_kim_code(text: str, *, leader: str | None = None, require_version: boo
     return KIMCode(code_leader, match["number"], version, match["name"])
 
 
+def parse_item_folder_name(text: str, *, format_2012: bool = False) -> KIMCode:
+    """An item folder's name: a full KIM ID, with its version.
+
+    A 2012 folder's name may lack the name: the 2012 RE_KIMID made it optional, and 2012
+    property codes such as ``PR_044492852008_000`` had none.
+    """
+    return parse_kim_code(text, require_version=True, require_name=not format_2012)
+
+
 def _as_tuple(leader) -> tuple[str, ...]:
     return (leader,) if isinstance(leader, str) else tuple(leader)
 

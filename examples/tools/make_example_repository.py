@@ -87,20 +87,19 @@ BASIS = {
 }
 
 RUNNER_2020 = """#!/bin/sh
-# Runs this test's driver. The first line of the rendered input is the driver's folder (from
-# path(...)), so the test works from any copy of its folder; the rest is the driver's input.
-IFS= read -r driver || { echo "no driver path on stdin" >&2; exit 2; }
-exec "$driver/runner"
+# Runs this test's driver as OpenKIM's test runners do: the first line of the rendered input is
+# path(...) of the driver, its executable, handed to a shell as the command; the rest of the
+# input goes to the driver on stdin.
+IFS= read -r driver || { echo "no driver command on stdin" >&2; exit 2; }
+exec /bin/sh -c "$driver"
 """
 
-RUNNER_2012 = """#!/bin/bash
+RUNNER_2012 = """#!/bin/sh
 # Runs this test's driver. The first line of the processed pipeline.in is @PATH[...] of the
-# driver (its executable, or its folder); the rest of stdin goes to the driver unchanged.
-IFS= read -r driver || { echo "no driver path on stdin" >&2; exit 2; }
-if [ -d "$driver" ]; then
-    driver="$driver/$(basename "$driver")"
-fi
-exec "$driver"
+# driver, its executable (named like its folder), handed to a shell as the command; the rest of
+# stdin goes to the driver unchanged.
+IFS= read -r driver || { echo "no driver command on stdin" >&2; exit 2; }
+exec /bin/sh -c "$driver"
 """
 
 
@@ -260,7 +259,8 @@ def write_drivers():
             "extended-id": extended_id,
             "title": title,
             "description": description,
-            "executables": ["runner"],
+            # The shared module runs nothing: without an executable, path() gives its folder.
+            "executables": [] if extended_id == TD_TOOLS else ["runner"],
             "kim-api-version": "2.3",
             "domain": "openkim.org",
         }))

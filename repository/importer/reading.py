@@ -39,8 +39,10 @@ def read_item(folder: Path, *, source_root: Path) -> ItemSpec:
     kind = folder.parent.name
     if kind not in MODEL_FOR_FOLDER:
         raise reject(f"not in a kind folder ({', '.join(MODEL_FOR_FOLDER)})", folder)
+    format_2012 = (not (folder / config.KIMSPEC_FILE).exists()
+                   and (folder / config.METADATA_INFO_FILE).exists())
     try:
-        code = kimcodes.parse_kim_code(folder.name, require_version=True, require_name=True)
+        code = kimcodes.parse_item_folder_name(folder.name, format_2012=format_2012)
     except InvalidKIMID as exc:
         raise reject(f"folder name is not a full KIM ID: {exc.reason}", folder) from exc
     if code.leader.lower() != kind:

@@ -1,10 +1,14 @@
 """The globals of one render (``path``, ``query``, ``get_test_result``, ``kim2012_data``, …) and
 the upstream results they read, recorded as the run's provenance."""
 
-from repository import kimcodes, storage
+from pathlib import Path
+
+from kimsite import config
+from repository import edn, kimcodes, storage
 from repository.errors import (
     InvalidKIMID,
     PipelineDataMissing,
+    PipelineError,
     PipelineSearchError,
     PipelineTemplateError,
 )
@@ -29,6 +33,31 @@ def _kim_ids(argument, what: str) -> list[str]:
     return [str(a) for a in argument]
 
 
+def item_executable(folder: Path, kim_id: str) -> Path | None:
+    """The executable ``path()`` names in an item's folder, or None (then the folder is meant).
+
+    2020 items: the first of kimspec's ``executables`` (a test driver's ``runner``; an explicit
+    empty list means none), else ``runner``; 2012 items: the program named like the folder.
+    """
+    declared = None
+    kimspec = folder / config.KIMSPEC_FILE
+    if kimspec.is_file():
+        try:
+            declared = edn.load(kimspec, kim_id=kim_id).get("executables")
+        except (PipelineError, AttributeError) as exc:
+            raise PipelineTemplateError(f"path(): {kim_id} has an unreadable kimspec.edn: {exc}") from exc
+    if isinstance(declared, list):
+        names = [str(name) for name in declared[:1]]
+    else:
+        names = [config.RUNNER_FILE, kim_id]
+    for name in names:
+        program = (folder / name).resolve()
+        # An executables entry must not lead out of the item's folder.
+        if program.is_relative_to(folder) and program.is_file():
+            return program
+    return None
+
+
 class RenderState:
     """The globals of one render, and what they read (the upstream results used)."""
 
@@ -41,8 +70,9 @@ class RenderState:
         if result.kim_id not in self.upstream:
             self.upstream.append(result.kim_id)
 
-    def path(self, kim_id, executable: bool = False) -> str:
-        """Absolute path of an item's folder in the repository (2012: its executable if it has one).
+    def path(self, kim_id) -> str:
+        """As OpenKIM's ``path()`` and 2012 ``@PATH[...]``: an item's executable if it has one
+        (``item_executable``), else its folder; absolute, inside the repository.
 
         An item built from source (a test driver with a CMakeLists.txt or Makefile) is given as
         its built copy in the pipeline's build area, the only place outside the repository.
@@ -76,10 +106,8 @@ class RenderState:
             resolved = built.resolve()
             if not resolved.is_relative_to(build.build_area().resolve()):
                 raise PipelineTemplateError(f"path(): the build of {text} resolves outside the build area")
-        program = resolved / folder.name
-        if executable and program.is_file():
-            return str(program)
-        return str(resolved)
+        program = item_executable(resolved, folder.name)
+        return str(program) if program is not None else str(resolved)
 
     def get_test_result(self, test, model, prop, keys, units=None):
         """kim_query.get_test_result answered from this database: one inner list per instance."""

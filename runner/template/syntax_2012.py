@@ -46,7 +46,7 @@ def translate_2012(source: str, filename: str = config.INPUT_FILE) -> str:
             pieces.append(f"@< {match['name']} >@")
         elif match["path"] is not None:
             argument = _argument_2012(match["path"], "@PATH", line, filename)
-            pieces.append(f"@< path({argument}, executable=True) >@")
+            pieces.append(f"@< path({argument}) >@")
         elif match["data"]:
             parts = re.findall(r"\[([^\]]*)\]", match["data"])
             arguments = ", ".join(_argument_2012(p, "@DATA", line, filename) for p in parts)

@@ -66,9 +66,10 @@ def elastic_constants(result):
 def test_bulk_modulus_reads_the_upstream_lattice_constant(dependent):
     result, lattice = dependent("BulkModulusCubic", "Al", "fcc", models.AL_ERCOLESSI_ADAMS)
     (a,) = values(lattice, "structure-cubic-crystal-npt", "a")
-    # The rendered input: driver folder, species, structure, model, then the upstream a in Å.
+    # The rendered input: the driver's executable (path()), species, structure, model, then
+    # the upstream a in Å.
     driver, species, structure, model, upstream_a = kept(result, "pipeline.stdin").split()
-    assert driver == str(result.test.driver.path.resolve())
+    assert driver == str(result.test.driver.path.resolve() / "runner")
     assert (species, structure, model) == ("Al", "fcc", models.AL_ERCOLESSI_ADAMS)
     assert float(upstream_a) == a
     (b_a,) = values(result, "bulk-modulus-isothermal-cubic-crystal-npt", "a")

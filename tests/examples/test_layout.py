@@ -118,8 +118,9 @@ def test_template_renders_and_queries_only_its_dependencies(folder, some_model):
         assert upstream
     rendered = render_input(test, some_model)
     lines = [line for line in rendered.text.splitlines() if line.strip()]
-    # First line: the driver's folder, absolute, so the test runs from any copy of itself.
-    assert lines[0] == str(test.driver.path.resolve())
+    # First line: the driver's executable (path() as OpenKIM means it), absolute, so the
+    # test's runner hands it to a shell from any copy of its folder.
+    assert lines[0] == str(test.driver.path.resolve() / "runner")
     structure = folder.name.split("__")[0].split("_")[-2]  # Name_fcc_Al
     assert lines[1:4] == [spec["species"][0], structure, SOME_MODEL]
     if upstream:

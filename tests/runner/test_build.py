@@ -137,7 +137,7 @@ def test_a_driver_built_from_source_is_built_before_its_test_and_found_with_path
     })
     test = made_test("UsesDriver__TE_000000000812_000", {
         "pipeline.stdin.tpl": '@< path("TD_000000000811") >@\n',
-        "runner": "#!/bin/sh\nread driver\necho 2.5 | \"$driver/runner\" \necho \"driver at $driver\"\nexit 5\n",
+        "runner": "#!/bin/sh\nread driver\necho 2.5 | \"$driver\" \necho \"driver at $driver\"\nexit 5\n",
     })
     test.driver = driver
     test.save()
@@ -145,7 +145,8 @@ def test_a_driver_built_from_source_is_built_before_its_test_and_found_with_path
     error = run_pair(test, lj_model)
     assert error.category == "nonzero-exit", error.message
     assert "5.000" in error.stdout_tail  # the built C driver ran
-    assert f"driver at {build.build_area() / driver.kim_id / 'src'}" in error.stdout_tail
+    # path() gave the built executable, in the build area.
+    assert f"driver at {build.build_area() / driver.kim_id / 'src' / 'runner'}" in error.stdout_tail
     assert Build.objects.get(kim_id=driver.kim_id).status == Build.Status.SUCCEEDED
 
 

@@ -144,13 +144,14 @@ def test_path_refuses_what_is_not_an_item_of_the_repository(test_item, model, re
         render('@< path("Escape__TD_000000000098_000") >@', test_item, model)
 
 
-def test_path_gives_the_latest_folder_and_the_2012_executable(test_item, model, repository_dir):
+def test_path_gives_the_latest_version_s_2012_executable(test_item, model, repository_dir):
     for version in ("000", "002", "001"):
         folder = repository_dir / "td" / f"Driver__TD_000000000077_{version}"
         folder.mkdir(parents=True)
         (folder / folder.name).write_text("#!/bin/sh\n")
     latest = repository_dir / "td" / "Driver__TD_000000000077_002"
-    assert render('@< path("TD_000000000077") >@', test_item, model) == str(latest.resolve())
+    # path() and @PATH are the same: the executable named like the folder, when there is one.
+    assert render('@< path("TD_000000000077") >@', test_item, model) == f"{latest.resolve()}/{latest.name}"
     assert render('@< path("Driver__TD_000000000077_001") >@', test_item, model).endswith("_001")
     text = render("@PATH[TD_000000000077]\n", test_item, model, syntax="2012")
     assert text == f"{latest.resolve()}/{latest.name}\n"
