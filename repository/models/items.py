@@ -157,16 +157,21 @@ class RunsOnModels:
     # Django templates must show the item, not call it.
     do_not_call_in_templates = True
 
-    def __call__(self, model, **options):
-        """Run on ``model`` (a Model or its KIM ID) through ``runner.execute.run_pair``."""
+    def __call__(self, model, *, force: bool = False, rebuild: bool = False):
+        """The pair's outcome on ``model`` (a Model or its KIM ID), as ``runpair`` gives it.
+
+        A current outcome is returned as it is; a pair without one is run first; ``force``
+        runs it again (superseding the old outcome) or despite the matching rules. A pair
+        the rules refuse raises ``runner.pairs.PairRefused`` and writes nothing.
+        """
         # The one import of runner in repository (tests/test_architecture.py allows exactly
         # this one): the seed's ``test(model)`` runs a pair, and running is runner's job.
         # Lazy, so that repository imports and migrates without runner.
-        from runner.execute import run_pair
+        from runner.pairs import outcome_for_python
 
         if isinstance(model, str):
             model = Model.objects.resolve(model)
-        return run_pair(self, model, **options)
+        return outcome_for_python(self, model, force=force, rebuild=rebuild)
 
 
 class TestDriver(KIMItem):

@@ -1,25 +1,13 @@
-"""``manage.py runpair TEST MODEL``: run one pair through run_pair and say how it went."""
+"""``manage.py runpair TEST MODEL``: run one pair, safely (runner.pairs), and say how it went."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from repository.errors import PipelineError
-from repository.models import Model, Test, TestResult, VerificationCheck, kim_obj
-from runner import director
-from runner.execute import run_pair
+from repository.cli import add_json_flag, console_logs, resolve, write_json
+from repository.models import Model, Test, VerificationCheck
+from runner.pairs import PairRefused, run_requested_pair
 from runner.summary import outcome_summary
-
-
-def resolve(text: str, kinds: tuple, what: str):
-    """A full or partial KIM ID → its row (latest version when it has none)."""
-    try:
-        item = kim_obj(text)
-    except PipelineError as exc:
-        raise CommandError(str(exc)) from exc
-    if not isinstance(item, kinds):
-        raise CommandError(f"{text} is a {item._meta.verbose_name}, not a {what}")
-    return item
 
 
 def short_value(value) -> str:
@@ -61,31 +49,84 @@ def print_summary(stdout, summary: dict, *, all_values: bool = False) -> None:
     stdout.write(f"  kept in {summary['path']}")
 
 
+def run_data(answer) -> dict:
+    """The JSON of one request: the outcome kept (or that stood), what it superseded and queued."""
+    kept = answer.outcome or answer.existing
+    downstream = answer.downstream
+    data = outcome_summary(kept) if kept is not None else {}
+    return data | {
+        "ran": answer.ran, "dry_run": answer.dry_run,
+        "existing": answer.existing.kim_id if answer.existing is not None else None,
+        "superseded": answer.superseded,
+        "queued": [{"job": j.pk, "runner": j.runner_kim_id, "model": j.subject_kim_id,
+                    "state": j.state} for j in (downstream.jobs if downstream else [])],
+        "would_queue": answer.would_queue,
+    }
+
+
 class Command(BaseCommand):
-    help = "Run one Test or Verification Check on one Model (partial KIM IDs mean the latest version)."
+    help = ("Run one Test or Verification Check on one Model (partial KIM IDs mean the latest "
+            "version). A pair with a current outcome is shown, not run again, unless --force; a "
+            "pair the matching rules refuse is not run and nothing is written, unless --force.")
 
     def add_arguments(self, parser):
-        parser.add_argument("runner", help="Test or Verification Check KIM ID")
-        parser.add_argument("model", help="Model KIM ID")
-        parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+        parser.add_argument("runner", help="Test or Verification Check KIM ID (or its name)")
+        parser.add_argument("model", help="Model KIM ID (or its name)")
+        add_json_flag(parser)
+        parser.add_argument("--force", action="store_true",
+                            help="run even a pair with a current outcome (the new outcome "
+                                 "supersedes it) or one the matching rules refuse (its mismatch "
+                                 "Error is kept) (default: off)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="say what would run and what it would queue, run nothing "
+                                 "(default: off)")
         parser.add_argument("--rebuild", action="store_true",
                             help="build a runner shipped as source again before running it "
-                                 "(a run never builds otherwise: builds happen at import and in installitems)")
+                                 "(a run never builds otherwise: builds happen at import and in "
+                                 "installitems) (default: off)")
 
     def handle(self, *args, **options):
-        runner_item = resolve(options["runner"], (Test, VerificationCheck), "test or verification check")
-        model = resolve(options["model"], (Model,), "model")
-        outcome = run_pair(runner_item, model, rebuild=options["rebuild"])
-        if isinstance(outcome, TestResult):
-            # As when a job lands: results built on the old upstream are stale and queued again.
-            restale = director.upstream_changed(outcome)
-            if restale.jobs:
-                self.stderr.write(f"downstream of {outcome.kim_id}: {restale}")
-        summary = outcome_summary(outcome)
+        runner_item = resolve(options["runner"], (Test, VerificationCheck),
+                              "test or verification check",
+                              swap_hint=f"runpair {options['model']} {{item}}")
+        model = resolve(options["model"], (Model,), "model",
+                        swap_hint=f"runpair {{item}} {options['runner']}")
+        with console_logs(options["verbosity"]):
+            try:
+                answer = run_requested_pair(runner_item, model, force=options["force"],
+                                            dry_run=options["dry_run"], rebuild=options["rebuild"])
+            except PairRefused as exc:
+                raise CommandError(str(exc), returncode=1) from exc
         if options["json"]:
-            self.stdout.write(json.dumps(summary, indent=2, default=str))
-        else:
-            print_summary(self.stdout, summary)
-        if summary["status"] == "error":
-            raise CommandError(f"{summary['kim_id']}: {summary['category']}: {summary['message']}",
-                               returncode=1)
+            write_json(self.stdout, run_data(answer))
+        elif options["verbosity"] > 0:
+            self._say(answer)
+        kept = answer.outcome or answer.existing
+        if answer.ran and kept.kim_id.startswith("ER_"):
+            # The error was printed above, once; the exit status says it failed.
+            raise CommandError(f"{kept.kim_id}: {kept.category}", returncode=1)
+
+    def _say(self, answer) -> None:
+        pair = f"{answer.runner.kim_id} × {answer.model.kim_id}"
+        if answer.existing is not None and not answer.force:
+            print_summary(self.stdout, outcome_summary(answer.existing))
+            verb = "would not run" if answer.dry_run else "not run"
+            self.stdout.write(f"{pair} has this current outcome; {verb} again "
+                              "(--force re-runs it and the new outcome supersedes it)")
+            return
+        if answer.dry_run:
+            again = f" again, superseding {answer.existing.kim_id}" if answer.existing else ""
+            self.stdout.write(f"would run {pair}{again}")
+            if answer.would_queue:
+                self.stdout.write("a result would queue again the pairs on this model of: "
+                                  + ", ".join(answer.would_queue))
+            return
+        print_summary(self.stdout, outcome_summary(answer.outcome))
+        if answer.superseded:
+            self.stdout.write(f"  supersedes {', '.join(answer.superseded)}")
+        report = answer.downstream
+        if report is not None and report.jobs:
+            self.stdout.write(f"queued downstream of {answer.outcome.kim_id}: {report}")
+            for job in report.jobs:
+                self.stdout.write(f"  job {job.pk}: {job.runner_kim_id} × {job.subject_kim_id} "
+                                  f"({job.state})")

@@ -1,13 +1,13 @@
 """``manage.py showresult ID``: a kept result or error with its provenance."""
 
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from repository import kimcodes
+from repository.cli import add_json_flag, resolve, write_json
 from repository.models import Error, TestResult, VerificationResult
-from runner.management.commands.runpair import print_summary, resolve
+from runner.management.commands.runpair import print_summary
 from runner.summary import outcome_summary
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kim_id", help="TR, VR or ER KIM ID")
-        parser.add_argument("--json", action="store_true", help="print it as JSON")
+        add_json_flag(parser)
 
     def handle(self, *args, **options):
         text = options["kim_id"]
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         outcome = resolve(text, (TestResult, VerificationResult, Error), "result or error")
         summary = outcome_summary(outcome)
         if options["json"]:
-            self.stdout.write(json.dumps(summary, indent=2, default=str))
+            write_json(self.stdout, summary)
             return
         print_summary(self.stdout, summary, all_values=True)
         environment = summary["environment"] or {}
