@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_q",
     "repository",
     "runner",
+    "public",
 ]
 
 MIDDLEWARE = [

@@ -6,5 +6,5 @@ admin.site.site_title = "KIM pipeline"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("repository.urls")),
+    path("", include("public.urls")),
 ]

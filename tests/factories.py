@@ -154,3 +154,26 @@ def make_error(model: Model | None, number: int, *, test: Test | None = None,
     return Error.objects.create(kim_id=f"ER_{number:012d}_000", test=test,
                                 verification_check=check, model=model, category=category,
                                 message=message, created_at=_when(minutes), **fields)
+
+
+def make_values(result: TestResult, property_name: str = "structure-cubic-crystal-npt",
+                instance: int = 1, **keys) -> list:
+    """PropertyValue rows of one instance: ``a=(4.05, "angstrom")``, ``short_name=(["fcc"], "")``.
+
+    Key names are given with ``_`` for ``-`` (Python names); the result's ``instances`` is
+    kept in step, as the runner writes both.
+    """
+    from repository.models import PropertyValue
+
+    property_id = f"tag:staff@noreply.openkim.org,2014-04-15:property/{property_name}"
+    rows, entry = [], {"property-id": property_id, "instance-id": instance}
+    for name, (value, unit) in keys.items():
+        key = name.replace("_", "-")
+        rows.append(PropertyValue.objects.create(result=result, instance=instance,
+                                                 property_id=property_id,
+                                                 property_name=property_name, key=key,
+                                                 value=value, unit=unit))
+        entry[key] = {"source-value": value, **({"source-unit": unit} if unit else {})}
+    result.instances = [*result.instances, entry]
+    result.save(update_fields=["instances"])
+    return rows

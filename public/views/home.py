@@ -1,0 +1,63 @@
+"""The home page (counts, recent results, latest items) and the search box behind it."""
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.shortcuts import redirect
+
+from public import serialize
+from public.views.common import respond, visible_items, visible_outcomes
+from repository import kimcodes
+from repository.models import Model, Test, TestResult
+
+#: Seconds the home page's counts are kept: COUNT(*) over a million results is a full scan
+#: on PostgreSQL (about 0.1 s each), and a count a minute old is as good to a visitor.
+COUNTS_SECONDS = 60
+COUNTS_KEY = "public:home:counts"
+SEARCH_LIMIT = 50
+
+
+def item_counts() -> dict[str, int]:
+    """Tests, models and test results, counted at most once per COUNTS_SECONDS per cache."""
+    counts = cache.get(COUNTS_KEY)
+    if counts is None:
+        counts = {
+            "test_count": Test.objects.count(),
+            "model_count": Model.objects.count(),
+            "result_count": TestResult.objects.count(),
+        }
+        cache.set(COUNTS_KEY, counts, COUNTS_SECONDS)
+    return counts
+
+
+def home(request):
+    # Newest first: the outcome tables' created_at index (repository.models.outcomes).
+    recent = list(visible_outcomes(request, TestResult.objects.select_related("test", "model", "environment"))
+                  .order_by("-created_at")[:20])
+    models = list(visible_items(request, Model.objects.latest_versions()).order_by("-created_at")[:10])
+    tests = list(visible_items(request, Test.objects.latest_versions()).order_by("-created_at")[:10])
+    counts = item_counts()
+    context = {**counts, "recent_results": recent, "latest_models": models, "latest_tests": tests}
+    return respond(request, "public/home.html", context, lambda: {
+        **counts,
+        "recent_results": [serialize.outcome(r) for r in recent],
+        "latest_models": [serialize.item_summary(m) for m in models],
+        "latest_tests": [serialize.item_summary(t) for t in tests],
+    })
+
+
+def search(request):
+    """A KIM ID goes to its page; other words find tests and models by title or name."""
+    text = (request.GET.get("q") or "").strip()
+    if text and kimcodes.is_kim_code(text):
+        suffix = "?format=json" if request.GET.get("format") == "json" else ""
+        return redirect(f"/id/{text}{suffix}")
+    found = []
+    if text:
+        words = Q()
+        for word in text.split()[:5]:
+            words &= Q(title__icontains=word) | Q(name__icontains=word)
+        for kind in (Model, Test):
+            found += list(visible_items(request, kind.objects.latest_versions())
+                          .filter(words).order_by("name")[:SEARCH_LIMIT])
+    return respond(request, "public/search.html", {"q": text, "found": found},
+                   lambda: {"q": text, "found": [serialize.item_summary(i) for i in found]})
