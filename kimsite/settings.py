@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_q",
     "repository",
     "runner",
+    "queryapi",
     "public",
 ]
 
@@ -188,3 +189,10 @@ RSYNC_TIMEOUT = env_int("RSYNC_TIMEOUT", 300)
 RSYNC_RETRIES = env_int("RSYNC_RETRIES", 4)
 RSYNC_BACKOFF = float(env_str("RSYNC_BACKOFF", "2"))
 RSYNC_BACKOFF_MAX = float(env_str("RSYNC_BACKOFF_MAX", "60"))
+# The OpenKIM query API (queryapi): each query's bounds.
+#: Seconds one query may take (SQL and the matching in Python together).
+QUERY_TIMEOUT = float(env_str("QUERY_TIMEOUT", "10"))
+#: Documents one answer may hold (a larger answer must page with limit and skip).
+QUERY_MAX_DOCUMENTS = env_int("QUERY_MAX_DOCUMENTS", 10000)
+#: Documents one query may read after SQL's narrowing (a filter naming no indexed key reads all).
+QUERY_MAX_SCANNED = env_int("QUERY_MAX_SCANNED", 2000000)

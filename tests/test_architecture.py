@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-APPS = ("kimsite", "repository", "runner")
-SIZED_FOLDERS = ("kimsite", "repository", "runner", "tests", "bench", "examples")
+APPS = ("kimsite", "repository", "runner", "queryapi")
+SIZED_FOLDERS = ("kimsite", "repository", "runner", "queryapi", "tests", "bench", "examples")
 MAX_LINES = 400
 
 #: (module, enclosing class.function) of the imports of runner that repository may make.
@@ -157,6 +157,18 @@ def test_repository_never_imports_runner_but_in_the_one_commented_call():
                 offending.append(f"{module} ({where or 'module level'}) imports {target}")
     assert offending == [], "repository/ must not import runner/:\n" + "\n".join(offending)
     assert allowed_seen == ALLOWED_RUNNER_IMPORTS, "the allowed import moved: update this test"
+
+
+def _imports_of_app(app: str, prefixes: tuple[str, ...]) -> list[str]:
+    return [f"{module_name(path)} ({where or 'module level'}) imports {target}"
+            for path in python_files(app) for target, where in imports_of(path)
+            if any(target == p or target.startswith(p + ".") for p in prefixes)]
+
+
+def test_queryapi_reads_the_repository_and_never_imports_the_runner():
+    # runner's template query() calls queryapi; the arrow goes one way.
+    assert _imports_of_app("queryapi", ("runner",)) == []
+    assert _imports_of_app("repository", ("queryapi",)) == []
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -4,6 +4,7 @@ the upstream results they read, recorded as the run's provenance."""
 from pathlib import Path
 
 from kimsite import config
+from queryapi import api
 from repository import edn, kimcodes, storage
 from repository.errors import (
     InvalidKIMID,
@@ -12,12 +13,11 @@ from repository.errors import (
     PipelineSearchError,
     PipelineTemplateError,
 )
-from repository.models import ReferenceDatum, TestResult
+from repository.models import ReferenceDatum
 from runner import build
 from runner.template.lookups import (
     instances_of,
     pair_result,
-    property_matches,
     resolve_item,
     result_by_id,
     simple_value,
@@ -135,70 +135,12 @@ class RenderState:
         return rows
 
     def query(self, params):
-        """A small subset of the OpenKIM query API over this database's results (database "data")."""
-        params = dict(params or {})
-        if params.get("database", "data") != "data":
-            raise PipelineTemplateError("query(): only database \"data\" is answered here")
-        filters = dict(params.get("query") or {})
-        # The shared definition of a pair's current outcome; the copied lineage and version
-        # columns make each filter exact and indexed.
-        rows = TestResult.objects.current().select_related("test", "model").order_by("-created_at")
-        prop = None
-        for key, wanted in filters.items():
-            if key == "property-id":
-                prop = str(wanted)
-            elif key in ("meta.runner.kimcode", "meta.test.kimcode"):
-                rows = rows.filter(**self._code_filter("runner", wanted))
-            elif key in ("meta.subject.kimcode", "meta.model.kimcode"):
-                rows = rows.filter(**self._code_filter("subject", wanted))
-            else:
-                raise PipelineTemplateError(f"query(): filter {key!r} is not supported here")
-        project = list(params.get("project") or [])
-        limit = int(params.get("limit") or 0)
-        found = []
-        for result in rows:
-            instances = [i for i in result.instances if prop is None or property_matches(i, prop)]
-            if instances:
-                self.used(result)
-            for instance in instances:
-                found.append(self._project(instance, result, project))
-                if limit and len(found) >= limit:
-                    return found
-        return found
-
-    @staticmethod
-    def _code_filter(side: str, wanted) -> dict:
-        try:
-            code = kimcodes.parse_kim_code(str(wanted))
-        except InvalidKIMID as exc:
-            raise PipelineTemplateError(f"query(): {exc.reason}") from exc
-        found = {f"{side}_number": code.number}
-        if code.version is not None:
-            found[f"{side}_version"] = code.version
-        return found
-
-    @staticmethod
-    def _project(instance: dict, result, project: list):
-        meta = {"meta.runner.kimcode": result.test.kim_id, "meta.subject.kimcode": result.model.kim_id,
-                "meta.uuid": result.kim_id}
-        if not project:
-            return {**instance, "meta": {"runner": {"kimcode": result.test.kim_id},
-                                         "subject": {"kimcode": result.model.kim_id},
-                                         "uuid": result.kim_id}}
-        row = []
-        for name in project:
-            if name in meta:
-                row.append(meta[name])
-                continue
-            key, _, part = name.partition(".")
-            entry = instance.get(key)
-            if not isinstance(entry, dict):
-                row.append(entry)
-            elif part == "si-value":
-                row.append(convert(entry.get("source-value"), entry.get("source-unit"), "SI"))
-            else:
-                row.append(entry.get(part or "source-value"))
-        return row[0] if len(row) == 1 else row
+        """OpenKIM's query API over this database (queryapi); the results it read are upstream."""
+        answer = api.run(dict(params or {}))
+        for uuid in answer.uuids:
+            if uuid not in self.upstream:
+                self.upstream.append(uuid)
+        return answer.result
 
     def kim2012_data(self, first, second=None, third=None):
         """The target of the 2012 ``@DATA[RD]``, ``@DATA[TR][PR]`` and ``@DATA[TE][MO][PR]``."""

@@ -1,0 +1,133 @@
+"""Answering one raw query: indexed columns narrow the documents in SQL, the matcher decides
+in Python, the shaping gives the answer; bounded in time and in the documents it returns."""
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+
+from queryapi import shaping
+from queryapi.errors import QueryError, QueryLimitExceeded
+from queryapi.matcher import compile_filter
+from queryapi.models import QueryDocument
+from queryapi.prefilter import sql_prefilter
+
+#: Parameters of OpenKIM's raw query; ``map``/``reduce`` (JavaScript) are refused by name.
+PARAMETERS = {"query", "fields", "database", "sort", "limit", "skip", "distinct", "project",
+              "flat", "flatten", "history", "count"}
+DATABASES = ("data", "obj")
+
+
+@dataclass
+class QueryAnswer:
+    """The answer, and the result IDs (``meta.uuid``) of the data documents it was made from."""
+
+    result: object
+    uuids: list[str] = field(default_factory=list)
+
+
+def _integer(params: dict, name: str) -> int:
+    value = params.get(name) or 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise QueryError(f"{name}: expected a non-negative integer, not {value!r}")
+    return value
+
+
+@contextmanager
+def _bounded_sql(seconds: float):
+    """The database stops a statement past the deadline (PostgreSQL's statement_timeout;
+    SQLite's progress handler)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(seconds * 1000))])
+            yield
+        elif connection.vendor == "sqlite":
+            connection.ensure_connection()
+            raw = connection.connection
+            deadline = time.monotonic() + seconds
+            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
+            try:
+                yield
+            finally:
+                raw.set_progress_handler(None, 0)
+        else:
+            yield
+
+
+def run_query(params: dict) -> QueryAnswer:
+    """The answer of a raw query (kim_query.raw_query's parameters)."""
+    if not isinstance(params, dict):
+        raise QueryError(f"the parameters must be a JSON object, not {params!r}")
+    unknown = sorted(set(params) - PARAMETERS)
+    if unknown:
+        raise QueryError(f"unknown query parameter(s): {', '.join(unknown)}")
+    database = params.get("database", "obj")
+    if database not in DATABASES:
+        raise QueryError(f"database {database!r} is not kept here (only {', '.join(DATABASES)}; "
+                         "OpenKIM's log, job and agent are left out)")
+    query = params.get("query") or {}
+    matches = compile_filter(query)
+    order = shaping.parse_sort(params.get("sort"))
+    projection = shaping.parse_fields(params.get("fields"))
+    skip, limit = _integer(params, "skip"), _integer(params, "limit")
+    bound = settings.QUERY_MAX_DOCUMENTS
+    if limit > bound:
+        raise QueryLimitExceeded(f"limit {limit} is above this site's bound of {bound} documents")
+    # Everything that matched is needed to sort, count or list distinct values; else the first
+    # skip + limit suffice.
+    wanted = None if (order or params.get("count") or params.get("distinct") or not limit) \
+        else skip + limit
+    found = _matching_documents(query, matches, database, history=bool(params.get("history")),
+                                wanted=wanted)
+    uuids = list(dict.fromkeys(d["meta"]["uuid"] for d in found
+                               if isinstance(d.get("meta"), dict) and "uuid" in d["meta"]))
+    if params.get("count"):
+        return QueryAnswer(len(found), uuids)
+    if params.get("distinct"):
+        return QueryAnswer(shaping.distinct_values(found, params["distinct"]), uuids)
+    found = shaping.sort_documents(found, order)[skip:]
+    if limit:
+        found = found[:limit]
+    elif len(found) > bound:
+        raise QueryLimitExceeded(f"{len(found)} documents match, above this site's bound of "
+                                 f"{bound}: give a limit (and skip to page)")
+    uuids = list(dict.fromkeys(d["meta"]["uuid"] for d in found
+                               if isinstance(d.get("meta"), dict) and "uuid" in d["meta"]))
+    found = [shaping.project_fields(d, projection) for d in found]
+    if params.get("project"):
+        return QueryAnswer(shaping.project_values(found, params["project"]), uuids)
+    if params.get("flat") or params.get("flatten"):
+        found = [shaping.flatten(d) for d in found]
+    return QueryAnswer(found, uuids)
+
+
+def _matching_documents(query: dict, matches, database: str, *, history: bool,
+                        wanted: int | None) -> list[dict]:
+    rows = QueryDocument.objects.filter(database=database).filter(sql_prefilter(query, database))
+    if not history:
+        rows = rows.filter(latest=True)
+    seconds = settings.QUERY_TIMEOUT
+    deadline = time.monotonic() + seconds
+    scan_bound = settings.QUERY_MAX_SCANNED
+    found: list[dict] = []
+    try:
+        with _bounded_sql(seconds):
+            for scanned, (document, latest) in enumerate(
+                    rows.order_by("pk").values_list("document", "latest").iterator(chunk_size=2000)):
+                if scanned % 512 == 0 and time.monotonic() > deadline:
+                    raise QueryLimitExceeded(f"the query took more than {seconds} s")
+                if scanned >= scan_bound:
+                    raise QueryLimitExceeded(f"the query reads more than {scan_bound} documents: "
+                                             "name a subject, runner or property-id")
+                document["latest"] = latest
+                if matches(document):
+                    found.append(document)
+                    if wanted is not None and len(found) >= wanted:
+                        break
+    except OperationalError as exc:
+        # statement_timeout (PostgreSQL) or the progress handler (SQLite: "interrupted").
+        raise QueryLimitExceeded(f"the query took more than {seconds} s ({exc})") from exc
+    return found

@@ -1,0 +1,226 @@
+"""Keeping the documents in step with the rows: signal receivers and the full rebuild.
+
+A data document is ``latest`` when its result is the newest result of its pair (runner lineage,
+subject lineage) and both are the latest versions of their items, as OpenKIM flags it; errors
+and ``stale`` marks do not enter (``stale`` is this pipeline's re-run bookkeeping, written with
+``QuerySet.update`` and never a document change). An obj document (or a reference datum's data)
+is latest when its item is the highest version of its lineage. ``latest`` lives in the column
+only and is put into each document as it is read.
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.signals import post_delete, post_save
+
+from queryapi import documents
+from queryapi.models import QueryDocument
+from repository.models import (
+    Model,
+    ModelDriver,
+    Property,
+    ReferenceDatum,
+    SimulatorModel,
+    Test,
+    TestDriver,
+    TestResult,
+    VerificationCheck,
+    VerificationResult,
+)
+from repository.signals import items_imported
+
+logger = logging.getLogger("pipeline.queryapi")
+
+DATA, OBJ = QueryDocument.Database.DATA, QueryDocument.Database.OBJ
+RESULT_TABLES = (TestResult, VerificationResult)
+ITEM_TABLES = (Test, TestDriver, Model, ModelDriver, Property, ReferenceDatum, VerificationCheck)
+#: post_save names a proxy's class as the sender.
+SIGNAL_TABLES = (*ITEM_TABLES, SimulatorModel)
+
+
+def latest_result_ids(table, rows: Q | None = None) -> set[str]:
+    """KIM IDs of the results (among ``rows``) that are latest for their pair."""
+    rows = rows if rows is not None else Q()
+    runner_field = table.runner_fields[0]
+    runner_model = table._meta.get_field(runner_field).related_model
+    same_pair = Q(runner_number=OuterRef("runner_number"), subject_number=OuterRef("subject_number"))
+    newer = table.objects.filter(same_pair & (
+        Q(runner_version__gt=OuterRef("runner_version"))
+        | Q(runner_version=OuterRef("runner_version"), subject_version__gt=OuterRef("subject_version"))
+        | Q(runner_version=OuterRef("runner_version"), subject_version=OuterRef("subject_version"),
+            created_at__gt=OuterRef("created_at"))))
+    newer_runner = runner_model.objects.filter(number=OuterRef("runner_number"),
+                                               version__gt=OuterRef("runner_version"))
+    newer_subject = Model.objects.filter(number=OuterRef("subject_number"),
+                                         version__gt=OuterRef("subject_version"))
+    return set(table.objects.filter(rows).exclude(Exists(newer)).exclude(Exists(newer_runner))
+               .exclude(Exists(newer_subject)).values_list("kim_id", flat=True))
+
+
+def _data_row(document: dict, source, *, key: str, runner=None, subject=None) -> QueryDocument:
+    meta = document["meta"]
+    return QueryDocument(
+        database=DATA, key=key, source=source.kim_id, kind=meta["type"],
+        runner_kimcode=runner.kim_id if runner else "", runner_number=runner.number if runner else "",
+        subject_kimcode=subject.kim_id if subject else "",
+        subject_number=subject.number if subject else "",
+        property_id=str(document.get("property-id", ""))[:255],
+        created_on=getattr(source, "created_at", None), latest=document.pop("latest"),
+        document={**document, "meta": meta})
+
+
+def outcome_rows(outcome, *, latest: bool) -> list[QueryDocument]:
+    return [_data_row(doc, outcome, key=f"{outcome.kim_id}#{doc.get('instance-id', n)}",
+                      runner=outcome.runner, subject=outcome.model)
+            for n, doc in enumerate(documents.outcome_documents(outcome, latest=latest), 1)]
+
+
+def reference_rows(datum, *, latest: bool) -> list[QueryDocument]:
+    return [_data_row(doc, datum, key=f"{datum.kim_id}#{doc.get('instance-id', n)}", subject=datum)
+            for n, doc in enumerate(documents.reference_documents(datum, latest=latest), 1)]
+
+
+def object_row(item, *, latest: bool) -> QueryDocument:
+    document = documents.object_document(item, latest=latest)
+    document.pop("latest")
+    return QueryDocument(database=OBJ, key=item.kim_id, source=item.kim_id, kind=document["type"],
+                         latest=latest,
+                         created_on=getattr(item, "created_at", None), document=document)
+
+
+def refresh_latest(**scope) -> None:
+    """Recompute ``latest`` of the data documents of results within ``scope`` (pair columns)."""
+    for table in RESULT_TABLES:
+        ids = latest_result_ids(table, Q(**scope))
+        rows = QueryDocument.objects.filter(database=DATA, kind=table.leaders[0].lower(), **scope)
+        rows.exclude(source__in=ids).exclude(latest=False).update(latest=False)
+        if ids:
+            rows.filter(source__in=ids).exclude(latest=True).update(latest=True)
+
+
+def _refresh_lineage(item) -> None:
+    """``latest`` of an item lineage's obj documents (and a reference datum's data)."""
+    table = type(item)._meta.concrete_model
+    highest = (table.objects.filter(leader=item.leader, number=item.number)
+               .order_by("-version").values_list("kim_id", flat=True).first())
+    lineage = QueryDocument.objects.filter(source__in=list(
+        table.objects.filter(leader=item.leader, number=item.number).values_list("kim_id", flat=True)))
+    lineage.exclude(source=highest).update(latest=False)
+    lineage.filter(source=highest).update(latest=True)
+
+
+def write_outcome(outcome) -> None:
+    with transaction.atomic():
+        QueryDocument.objects.filter(source=outcome.kim_id).delete()
+        QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=False))
+        refresh_latest(runner_number=outcome.runner_number, subject_number=outcome.subject_number)
+
+
+def write_item(item) -> None:
+    item = type(item)._meta.concrete_model.objects.get(pk=item.pk)
+    with transaction.atomic():
+        QueryDocument.objects.filter(source=item.kim_id).delete()
+        rows = [object_row(item, latest=False)]
+        if isinstance(item, ReferenceDatum):
+            rows += reference_rows(item, latest=False)
+        QueryDocument.objects.bulk_create(rows)
+        _refresh_lineage(item)
+        if isinstance(item, (Test, VerificationCheck)):
+            refresh_latest(runner_number=item.number)
+        elif isinstance(item, Model):
+            refresh_latest(subject_number=item.number)
+
+
+def forget(kim_id: str, **scope) -> None:
+    QueryDocument.objects.filter(source=kim_id).delete()
+    if scope:
+        refresh_latest(**scope)
+
+
+# -- receivers ----------------------------------------------------------------------------------
+
+
+def _guarded(what: str, job, *args, **kwargs) -> None:
+    # A document that cannot be made must not undo the row it mirrors: logged, and
+    # rebuildquerydocs makes it again.
+    try:
+        job(*args, **kwargs)
+    except Exception:
+        logger.exception("query documents of %s not updated", what)
+
+
+def on_outcome_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        _guarded(instance.kim_id, write_outcome, instance)
+
+
+def on_outcome_deleted(sender, instance, **kwargs):
+    _guarded(instance.kim_id, forget, instance.kim_id, runner_number=instance.runner_number,
+             subject_number=instance.subject_number)
+
+
+def on_item_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        _guarded(instance.kim_id, write_item, instance)
+
+
+def on_item_deleted(sender, instance, **kwargs):
+    _guarded(instance.kim_id, forget, instance.kim_id)
+
+
+def on_items_imported(sender, items=(), **kwargs):
+    for item in items:
+        _guarded(item.kim_id, write_item, item)
+
+
+def connect() -> None:
+    for table in RESULT_TABLES:
+        post_save.connect(on_outcome_saved, sender=table, dispatch_uid=f"queryapi.saved.{table.__name__}")
+        post_delete.connect(on_outcome_deleted, sender=table,
+                            dispatch_uid=f"queryapi.deleted.{table.__name__}")
+    for table in SIGNAL_TABLES:
+        post_save.connect(on_item_saved, sender=table, dispatch_uid=f"queryapi.saved.{table.__name__}")
+        post_delete.connect(on_item_deleted, sender=table,
+                            dispatch_uid=f"queryapi.deleted.{table.__name__}")
+    items_imported.connect(on_items_imported, dispatch_uid="queryapi.items_imported")
+
+
+# -- the full rebuild ---------------------------------------------------------------------------
+
+
+def rebuild(batch_size: int = 2000) -> dict[str, int]:
+    """Every document made again from the rows, in one transaction; counts by database."""
+    with transaction.atomic():
+        QueryDocument.objects.all().delete()
+        pending: list[QueryDocument] = []
+
+        def flush(force=False):
+            if pending and (force or len(pending) >= batch_size):
+                QueryDocument.objects.bulk_create(pending, batch_size=batch_size)
+                pending.clear()
+
+        for table in RESULT_TABLES:
+            latest = latest_result_ids(table)
+            rows = table.objects.select_related(table.runner_fields[0], "model")
+            if table is TestResult:
+                rows = rows.select_related("test__driver")
+            for outcome in rows.iterator(chunk_size=500):
+                pending += outcome_rows(outcome, latest=outcome.kim_id in latest)
+                flush()
+        for table in ITEM_TABLES:
+            highest: dict[tuple, int] = {}
+            items = list(table.objects.all())
+            for item in items:
+                highest[(item.leader, item.number)] = max(item.version, highest.get((item.leader, item.number), -1))
+            for item in items:
+                latest = item.version == highest[(item.leader, item.number)]
+                pending.append(object_row(item, latest=latest))
+                if isinstance(item, ReferenceDatum):
+                    pending += reference_rows(item, latest=latest)
+                flush()
+        flush(force=True)
+    counts = {}
+    for database in (DATA, OBJ):
+        counts[database] = QueryDocument.objects.filter(database=database).count()
+    return counts
