@@ -24,7 +24,17 @@ from repository.errors import (
 )
 from repository.matching import match
 from repository.models import Error, Model
-from runner import build, formats, owners, processes, provenance, reading, results, template
+from runner import (
+    build,
+    environment,
+    formats,
+    owners,
+    processes,
+    provenance,
+    reading,
+    results,
+    template,
+)
 from runner.sync import hooks as sync_hooks
 
 logger = logging.getLogger("pipeline.runner")
@@ -182,6 +192,9 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
         return _error(run, heartbeat, Error.Category.TIMEOUT,
                                     f"killed after the wall-clock limit of {run.timeout} s")
     if record.exit_code != 0:
+        missing = environment.missing_module(run.scratch / config.STDERR_FILE)
+        if missing:
+            return _error(run, heartbeat, Error.Category.ENVIRONMENT, missing)
         last = results.tail(run.scratch / config.STDERR_FILE, 1)
         return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"{executable.name} exited with status {record.exit_code}"

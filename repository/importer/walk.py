@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from repository import dependencies, kimcodes, storage
 from repository.errors import PipelineError, PipelineImportError
+from repository.importer.requirements import unmet_requirements
 from repository.importer.spec import IMPORT_ORDER
 from repository.importer.writing import announce, import_one
 from repository.models import SourceFormat
@@ -23,6 +24,8 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     rejected: list[tuple[Path, str]] = field(default_factory=list)
+    #: (KIM ID, warning) of imported items: unmet requirements.txt lines (importer.requirements).
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     #: What repository.installed.register_installed_items() returned, with --kim-collections.
     installed: object = None
 
@@ -143,6 +146,9 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
             logger.warning("rejected %s: %s", folder, reason)
             continue
         getattr(report, action).append(item.kim_id)
+        for warning in unmet_requirements(folder):
+            report.warnings.append((item.kim_id, warning))
+            logger.warning("%s: %s", item.kim_id, warning)
         if action != "unchanged":
             changed.append(item)
             logger.info("%s %s from %s", action, item.kim_id, folder)

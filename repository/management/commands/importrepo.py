@@ -37,6 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"--kim-collections needs repository.installed: {exc}") from exc
         if kim_collections:
             self.stdout.write(f"KIM API collections: {report.installed}")
+        for kim_id, warning in report.warnings:
+            self.stderr.write(f"warning: {kim_id}: {warning}")
         for folder, reason in report.rejected:
             self.stderr.write(f"rejected {folder}: {reason}")
         self.stdout.write(f"importrepo {source_root}: {report.summary()}")
