@@ -34,6 +34,8 @@ VC_SPECIES = "SpeciesSupportedAsStated__VC_382560912877_000"
 # The module the drivers and the check share (drivertools.py, written by hand): an item of its
 # own so that it is stored beside the drivers; its `runner` only says where the module is.
 TD_TOOLS = "ExampleDriverTools__TD_818771893529_000"
+# The modules the verification checks share (vcharness.py, vcconfigs.py, written by hand).
+TD_CHECK_TOOLS = "VerificationCheckTools__TD_315682953002_000"
 
 # property short name -> (PR item, full property id as kim-property ships it)
 PROPERTIES = {
@@ -272,17 +274,19 @@ def write_check():
         "extended-id": VC_SPECIES,
         "title": "Species supported as stated",
         "description": "Checks that the species a model states in its kimspec.edn are exactly "
-                       "those the KIM API reports it supports. Writes a verification-check "
-                       "property (grade P, F or N/A).",
+                       "those the KIM API reports it supports, and that random clusters of "
+                       "every stated species compute. Writes verification-check properties "
+                       "(grade P, F or N/A).",
         "kim-api-version": "2.3",
-        "category": "informational",
+        "category": "mandatory",
         "graded": False,
         "matching-models": ["standard-models"],
         "domain": "openkim.org",
         "executables": ["runner"],
     }))
-    # The check runs in a scratch copy of its folder: it is told where the shared module is.
-    write(folder / "pipeline.stdin.tpl", f'@< path("{TD_TOOLS}") >@\n@< MODELNAME >@\n')
+    # The check runs in a scratch copy of its folder: it is told where the checks' shared
+    # modules are (vc/ holds nine more checks, written by hand, on the same modules).
+    write(folder / "pipeline.stdin.tpl", f'@< path("{TD_CHECK_TOOLS}") >@\n@< MODELNAME >@\n')
 
 
 def write_properties():

@@ -18,10 +18,11 @@ pytestmark = [pytest.mark.kimapi, pytest.mark.django_db, pytest.mark.usefixtures
 
 
 def grade_of(instances):
-    assert instance_values(instances, "verification-check", "vc-category") == ["informational"]
-    assert instance_values(instances, "verification-check", "vc-grade-basis") == ["passfail"]
-    (value,) = instance_values(instances, "verification-check", "vc-grade")
-    (comment,) = instance_values(instances, "verification-check", "vc-comment")
+    # The overall instance first, then one per figure (the check's parts).
+    assert set(instance_values(instances, "verification-check", "vc-category")) == {"mandatory"}
+    assert set(instance_values(instances, "verification-check", "vc-grade-basis")) == {"passfail"}
+    value = instance_values(instances, "verification-check", "vc-grade")[0]
+    comment = instance_values(instances, "verification-check", "vc-comment")[0]
     return value, comment
 
 

@@ -1,2 +1,2 @@
-@< path("ExampleDriverTools__TD_818771893529_000") >@
+@< path("VerificationCheckTools__TD_315682953002_000") >@
 @< MODELNAME >@
