@@ -1,20 +1,27 @@
 """OpenKIM's URL scheme: ``/id/<KIM ID>``, ``/browse/…``, ``/properties/<short-name>``."""
 
 from django.urls import path
+from django.views.decorators.http import require_safe
 
 from public.views import browse, home, items, plotviews, properties
 
 app_name = "public"
 
+
+def page(route, view, name):
+    # Every public page only reads: any other method than GET or HEAD is refused (405).
+    return path(route, require_safe(view), name=name)
+
+
 urlpatterns = [
-    path("", home.home, name="home"),
-    path("search", home.search, name="search"),
-    path("id/<str:kim_id>", items.id_page, name="id"),
-    path("id/<str:kim_id>/files/<path:name>", items.item_file, name="file"),
-    path("browse/models", browse.models, name="models"),
-    path("browse/tests", browse.tests, name="tests"),
-    path("browse/results", browse.results, name="results"),
-    path("properties/<str:short_name>", properties.property_page, name="property"),
-    path("plots/test/<str:kim_id>.svg", plotviews.test_plot, name="test-plot"),
-    path("plots/property/<str:short_name>.svg", plotviews.property_plot, name="property-plot"),
+    page("", home.home, "home"),
+    page("search", home.search, "search"),
+    page("id/<str:kim_id>", items.id_page, "id"),
+    page("id/<str:kim_id>/files/<path:name>", items.item_file, "file"),
+    page("browse/models", browse.models, "models"),
+    page("browse/tests", browse.tests, "tests"),
+    page("browse/results", browse.results, "results"),
+    page("properties/<str:short_name>", properties.property_page, "property"),
+    page("plots/test/<str:kim_id>.svg", plotviews.test_plot, "test-plot"),
+    page("plots/property/<str:short_name>.svg", plotviews.property_plot, "property-plot"),
 ]

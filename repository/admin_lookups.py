@@ -5,12 +5,55 @@ from types import SimpleNamespace
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.db.models import Q
+from django.utils.functional import cached_property
 
 from repository import dependencies, kimcodes
 from repository.errors import InvalidKIMID, PipelineDependencyError
 from repository.importer import checks as importer_checks
-from repository.models import RUNNER_FIELDS, Model, Test
+from repository.models import RUNNER_FIELDS, Model, Property, Test
+
+#: Pages after the one shown that the paginator looks ahead to (its "count" stops there).
+LOOKAHEAD_PAGES = 5
+
+
+class NoCountPaginator(Paginator):
+    """Pages of a big table without ``COUNT(*)`` over it: rows are counted only up to a few
+    pages past the page asked for (one bounded query), so page 1 of a million rows costs what
+    page 1 of a thousand does. The admin's total reads "at least" (pagination template).
+    """
+
+    def __init__(self, object_list, per_page, *, page_number=1, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.page_number = max(1, page_number)
+
+    @cached_property
+    def count(self) -> int:
+        offset = (self.page_number - 1) * self.per_page
+        window = self.object_list[offset:offset + self.per_page * LOOKAHEAD_PAGES + 1]
+        return offset + window.count()
+
+    @property
+    def at_end(self) -> bool:
+        """Whether the rows end within the look-ahead (so ``count`` is exact)."""
+        return self.count <= (self.page_number - 1 + LOOKAHEAD_PAGES) * self.per_page
+
+
+def page_number_of(request) -> int:
+    try:
+        return int(request.GET.get("p", 1))
+    except ValueError:
+        return 1
+
+
+def species_choices(model) -> list[tuple[str, str]]:
+    """The chemical symbols an item table's rows list: one query over its distinct species lists
+    (item tables hold thousands of rows; the outcome tables are never read for this)."""
+    symbols = set()
+    for species in model.objects.order_by().values_list("species", flat=True).distinct():
+        symbols.update(s for s in species or [] if isinstance(s, str))
+    return [(s, s) for s in sorted(symbols)]
 
 
 class SpeciesFilter(admin.SimpleListFilter):
@@ -20,15 +63,46 @@ class SpeciesFilter(admin.SimpleListFilter):
     parameter_name = "species"
 
     def lookups(self, request, model_admin):
-        # One query for the whole list of choices, whatever the number of rows.
-        symbols = set()
-        for species in model_admin.model.objects.values_list("species", flat=True):
-            symbols.update(s for s in species or [] if isinstance(s, str))
-        return [(s, s) for s in sorted(symbols)]
+        return species_choices(model_admin.model)
 
     def queryset(self, request, queryset):
         if self.value():
             return queryset.with_species(self.value())
+        return queryset
+
+
+class OutcomeSpeciesFilter(admin.SimpleListFilter):
+    """Results of models that list one symbol: choices and filter from the (small) model table,
+    never from the outcome rows (a million of them)."""
+
+    title = "model species"
+    parameter_name = "species"
+
+    def lookups(self, request, model_admin):
+        return species_choices(Model)
+
+    def queryset(self, request, queryset):
+        if self.value():
+            # The ids first (a few hundred models): with_species is not usable as a subquery
+            # on SQLite (its json_each names the outer table).
+            models = list(Model.objects.with_species(self.value()).values_list("pk", flat=True))
+            return queryset.filter(model__in=models)
+        return queryset
+
+
+class PropertyNameFilter(admin.SimpleListFilter):
+    """Property values of one property: choices from the Property items, not DISTINCT over values."""
+
+    title = "property"
+    parameter_name = "property"
+
+    def lookups(self, request, model_admin):
+        names = Property.objects.exclude(short_name="").order_by("short_name")
+        return [(n, n) for n in names.values_list("short_name", flat=True).distinct()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(property_name=self.value())
         return queryset
 
 

@@ -18,6 +18,8 @@ PROPERTY = "structure-cubic-crystal-npt"
 PROPERTY_ID = f"tag:staff@noreply.openkim.org,2014-04-15:property/{PROPERTY}"
 #: Text in every curator-only field of the cast: no public page or JSON may show it.
 SECRET = "curator-only-7d1c"
+#: In the title of the model under review: only curators see that it exists.
+UNDER_REVIEW = "under-review-5e2a"
 
 
 @dataclass
@@ -66,7 +68,7 @@ def make_cast(repository_dir) -> Cast:
                                                  "error": {"source-value": 0.0}}])
     error = make_error(models[2], 900, test=make_test("BulkModulus_fcc_Ar", 514507648223),
                        category="timeout", message="took too long")
-    pending = make_model("Pending_Ar", 555, status=Status.PENDING, title=f"pending {SECRET}")
+    pending = make_model("Pending_Ar", 555, status=Status.PENDING, title=f"pending {UNDER_REVIEW}")
     prop = Property.objects.create(kim_id="structure_cubic_crystal_npt__PR_110425337914_000",
                                    property_id=PROPERTY_ID, short_name=PROPERTY)
     reference = ReferenceDatum.objects.create(
