@@ -6,5 +6,6 @@ admin.site.site_title = "KIM pipeline"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("queryapi.urls")),
     path("", include("public.urls")),
 ]

@@ -113,21 +113,39 @@ def _matching_documents(query: dict, matches, database: str, *, history: bool,
     deadline = time.monotonic() + seconds
     scan_bound = settings.QUERY_MAX_SCANNED
     found: list[dict] = []
+    scanned = 0
     try:
         with _bounded_sql(seconds):
-            for scanned, (document, latest) in enumerate(
-                    rows.order_by("pk").values_list("document", "latest").iterator(chunk_size=2000)):
+            for document, latest in _pages(rows):
+                scanned += 1
                 if scanned % 512 == 0 and time.monotonic() > deadline:
                     raise QueryLimitExceeded(f"the query took more than {seconds} s")
-                if scanned >= scan_bound:
+                if scanned > scan_bound:
                     raise QueryLimitExceeded(f"the query reads more than {scan_bound} documents: "
                                              "name a subject, runner or property-id")
                 document["latest"] = latest
                 if matches(document):
                     found.append(document)
                     if wanted is not None and len(found) >= wanted:
-                        break
+                        return found
     except OperationalError as exc:
         # statement_timeout (PostgreSQL) or the progress handler (SQLite: "interrupted").
         raise QueryLimitExceeded(f"the query took more than {seconds} s ({exc})") from exc
     return found
+
+
+def _pages(rows, size: int = 2000):
+    """(document, latest) in primary-key order, a page per query (keyset pagination).
+
+    Not ``QuerySet.iterator()``: on PostgreSQL it is a server-side cursor, which the planner
+    optimises for the first rows — a walk of the primary key over the whole table rather than
+    the subject index (measured: 0.4 s instead of 3 ms over 20,000 documents).
+    """
+    last = 0
+    while True:
+        page = list(rows.filter(pk__gt=last).order_by("pk").values_list("pk", "document", "latest")[:size])
+        for _, document, latest in page:
+            yield document, latest
+        if len(page) < size:
+            return
+        last = page[-1][0]

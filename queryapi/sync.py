@@ -125,11 +125,22 @@ def write_item(item) -> None:
         if isinstance(item, ReferenceDatum):
             rows += reference_rows(item, latest=False)
         QueryDocument.objects.bulk_create(rows)
-        _refresh_lineage(item)
-        if isinstance(item, (Test, VerificationCheck)):
-            refresh_latest(runner_number=item.number)
-        elif isinstance(item, Model):
-            refresh_latest(subject_number=item.number)
+        _refresh_around(item)
+
+
+def _refresh_around(item) -> None:
+    """What an item's new or deleted version changes: its lineage's and its results' latest."""
+    _refresh_lineage(item)
+    if isinstance(item, (Test, VerificationCheck)):
+        refresh_latest(runner_number=item.number)
+    elif isinstance(item, Model):
+        refresh_latest(subject_number=item.number)
+
+
+def forget_item(item) -> None:
+    with transaction.atomic():
+        QueryDocument.objects.filter(source=item.kim_id).delete()
+        _refresh_around(item)
 
 
 def forget(kim_id: str, **scope) -> None:
@@ -166,7 +177,7 @@ def on_item_saved(sender, instance, raw=False, **kwargs):
 
 
 def on_item_deleted(sender, instance, **kwargs):
-    _guarded(instance.kim_id, forget, instance.kim_id)
+    _guarded(instance.kim_id, forget_item, instance)
 
 
 def on_items_imported(sender, items=(), **kwargs):

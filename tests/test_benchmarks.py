@@ -22,6 +22,7 @@ SMALLEST = {
     "bench_queue.py": (["--jobs", "8"], "ratio PostgreSQL+Redis / SQLite+ORM"),
     "bench_example_repository.py": (["--models-per-test", "1", "--species", "Ar"],
                                     "speed-up baseline/pipeline"),
+    "bench_query.py": (["--instances", "1000", "--repeat", "1"], "ratio naive/indexed"),
 }
 
 pytestmark = pytest.mark.slow
