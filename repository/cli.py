@@ -7,6 +7,7 @@ One key vocabulary across the commands' ``--json``: ``kim_id``, ``runner``, ``mo
 
 import json
 import logging
+from argparse import ArgumentTypeError
 from contextlib import contextmanager
 
 from django.core.management.base import CommandError
@@ -30,6 +31,17 @@ def resolve(text: str, kinds: tuple, what: str, *, swap_hint: str | None = None)
     return item
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts: a whole number of at least 1 (``--workers 0`` is refused)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the data as JSON instead of lines (default: lines)")
@@ -40,15 +52,14 @@ def write_json(stdout, data) -> None:
 
 
 @contextmanager
-def console_logs(verbosity: int):
-    """The pipeline's console log only at ``-v 2`` and up: a command says what happened itself.
-
-    The log file keeps everything, whatever the verbosity.
+def console_logs(verbosity: int, *, shown_from: int = 2):
+    """The pipeline's console log only from ``-v shown_from`` up: a command says what happened
+    itself (runpair would otherwise say its error twice). The log file keeps everything.
     """
     handlers = [h for h in logging.getLogger("pipeline").handlers
                 if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
     levels = [h.level for h in handlers]
-    if verbosity < 2:
+    if verbosity < shown_from:
         for handler in handlers:
             handler.setLevel(logging.CRITICAL + 1)
     try:

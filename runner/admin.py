@@ -4,9 +4,9 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from repository.admin import ErrorAdmin, TestAdmin, VerificationCheckAdmin
 from repository.admin import ModelAdmin as ItemModelAdmin
-from repository.admin import TestAdmin, VerificationCheckAdmin
-from runner.admin_actions import ITEM_ACTIONS, JOB_ACTIONS
+from runner.admin_actions import ERROR_ACTIONS, ITEM_ACTIONS, JOB_ACTIONS
 from runner.models import Build, Job
 
 # repository (what exists) does not import runner (how it runs), so the actions that queue
@@ -14,6 +14,7 @@ from runner.models import Build, Job
 # which the two admin modules load does not matter; SimulatorModelAdmin inherits them.
 for _item_admin in (TestAdmin, ItemModelAdmin, VerificationCheckAdmin):
     _item_admin.actions = (*_item_admin.actions, *ITEM_ACTIONS)
+ErrorAdmin.actions = (*(ErrorAdmin.actions or ()), *ERROR_ACTIONS)
 
 
 @admin.register(Job)
@@ -33,6 +34,9 @@ class JobAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
 
+    def has_add_permission(self, request):
+        return False  # jobs are made by the pipeline (submit, the director), never by a form
+
     @admin.display(description="age")
     def age(self, job):
         end = job.finished_at or timezone.now()
@@ -49,6 +53,9 @@ class BuildAdmin(admin.ModelAdmin):
     list_display = ("kim_id", "status", "started_at", "finished_at")
     list_filter = ("status",)
     search_fields = ("kim_id", "artifact")
-    readonly_fields = ("kim_id", "content_hash", "status", "log", "artifact", "started_at",
-                       "finished_at")
+    readonly_fields = ("kim_id", "content_hash", "status", "log", "owner", "artifact",
+                       "started_at", "finished_at")
     ordering = ("-started_at",)
+
+    def has_add_permission(self, request):
+        return False  # builds are made by import, the scan and installitems

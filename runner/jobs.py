@@ -16,8 +16,9 @@ from datetime import timedelta
 from multiprocessing import get_context
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, connections, transaction
-from django.db.models import Count, F, Q, Subquery
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -164,17 +165,21 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
         return "not-claimed"
     log.info("job %s claimed by %s (attempt %d): %s × %s", job.pk, owner, job.attempts,
              job.runner_kim_id, job.subject_kim_id)
-    outcome = landed_outcome(job)
+    try:
+        # A job that names no runnable pair (a malformed or unknown ID) fails, saying why.
+        runner, model = _pair_of(job)
+        outcome = landed_outcome(job)
+    except (PipelineError, ObjectDoesNotExist) as exc:
+        return fail(job, owner, f"cannot run: {exc}", dispatch_released=dispatch_released)
     if outcome is not None:
-        log.warning("job %s: outcome %s already landed; recording it instead of running again",
-                    job.pk, outcome.kim_id)
+        # Harmless (a worker died after keeping it): recorded, not run twice; no warning.
+        log.info("job %s: outcome %s already landed; recording it instead of running again",
+                 job.pk, outcome.kim_id)
         return _completed(job, owner, outcome, dispatch_released)
     try:
-        runner = _runner(job.runner_kim_id)
         if isinstance(runner, Test):
             # Rows edited by hand can close a cycle the importer refused: this job fails, naming it.
             director.check_dependency_graph(runner)
-        model = Model.objects.get(kim_id=job.subject_kim_id)
         # A forced run (a curator's re-run, a new driver) also retries a failed build.
         outcome = execute.run_pair(runner, model, rebuild=job.force,
                                    heartbeat=heartbeat_for(job, owner))
@@ -196,10 +201,21 @@ def _completed(job: Job, owner: str, outcome, dispatch_released: bool) -> str:
         else "lease-lost"
 
 
-def _runner(kim_id: str):
-    leader = parse_kim_code(kim_id).leader
+def _pair_of(job: Job) -> tuple:
+    """The runner and model rows a job names, or a PipelineError saying which is missing."""
+    leader = parse_kim_code(job.runner_kim_id).leader
+    if leader not in ("TE", "VC"):
+        raise PipelineError(f"the runner {job.runner_kim_id} is not a test or a verification check")
+    if parse_kim_code(job.subject_kim_id).leader not in ("MO", "SM"):
+        raise PipelineError(f"the subject {job.subject_kim_id} is not a model")
     table = Test if leader == "TE" else VerificationCheck
-    return table.objects.get(kim_id=kim_id)
+    runner = table.objects.filter(kim_id=job.runner_kim_id).first()
+    if runner is None:
+        raise PipelineError(f"no {table._meta.verbose_name} {job.runner_kim_id} in the database")
+    model = Model.objects.filter(kim_id=job.subject_kim_id).first()
+    if model is None:
+        raise PipelineError(f"no model {job.subject_kim_id} in the database")
+    return runner, model
 
 
 def complete(job: Job, owner: str, outcome, *, dispatch_released: bool = True) -> bool:
@@ -350,21 +366,3 @@ def run_pending(workers: int = 1, *, progress: bool = True, stream=None) -> Coun
     bar.close()
     summary["still waiting"] = Job.objects.filter(state=Job.State.WAITING).count()
     return summary
-
-
-def status_report(*, now=None, limit: int = 50) -> dict:
-    """What pipelinestatus prints: counts by state, running jobs with age, waiting pairs."""
-    now = now or timezone.now()
-    counts = {row["state"]: row["n"] for row in
-              Job.objects.order_by().values("state").annotate(n=Count("pk"))}
-    running = [
-        {"job": job.pk, "runner": job.runner_kim_id, "subject": job.subject_kim_id,
-         "owner": job.lease_owner, "age": now - (job.started_at or job.created_at),
-         "expired": bool(job.lease_expires_at and job.lease_expires_at < now)}
-        for job in Job.objects.filter(state=Job.State.RUNNING).order_by("started_at")[:limit]
-    ]
-    waiting = [{"job": job.pk, "runner": job.runner_kim_id, "subject": job.subject_kim_id,
-                "waiting_on": director.waiting_on(job)}
-               for job in Job.objects.filter(state=Job.State.WAITING).order_by("created_at")[:limit]]
-    return {"counts": {state: counts.get(state, 0) for state in Job.State.values},
-            "running": running, "waiting": waiting}

@@ -3,8 +3,9 @@
 Which outcome of a pair is latest or current is defined once, in ``repository.models.current``.
 """
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
 
 from repository import kimcodes, storage
 from repository.models.current import OutcomeQuerySet
@@ -201,3 +202,18 @@ class Error(Outcome):
     @property
     def runner(self):
         return self.test or self.verification_check
+
+
+def remove_outcome_folder(sender, instance, **kwargs) -> None:
+    """Rows and folders together: a deleted outcome's folder goes once the deletion commits.
+
+    Connected for every outcome table (admin deletions, bulk ones included, send post_delete
+    per row); a rolled-back deletion keeps its folder, as it keeps its row.
+    """
+    folder = instance.path
+    transaction.on_commit(lambda: storage.remove_folder(folder))
+
+
+for _outcome_table in (TestResult, VerificationResult, Error):
+    post_delete.connect(remove_outcome_folder, sender=_outcome_table,
+                        dispatch_uid=f"remove_outcome_folder_{_outcome_table.__name__}")

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from repository import dependencies
 from repository.errors import DependencyTooDeep, PipelineError
-from repository.models import Test, current_outcome_keys, outcome_key
+from repository.models import Error, Test, current_outcome_keys, outcome_key
 from runner import dispatch as broker
 from runner.models import Job
 from runner.template.upstream import RunnerUpstream, upstream_of
@@ -57,7 +57,11 @@ class SubmitReport:
 
     jobs: list[Job] = field(default_factory=list)
     up_to_date: int = 0
+    #: Of ``up_to_date``, the pairs whose current outcome is an Error (``submit --errors`` runs them).
+    errored: int = 0
     already_active: int = 0
+    #: Live jobs whose priority this decision raised (asked for again, at a higher priority).
+    raised: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -71,14 +75,20 @@ class SubmitReport:
     def merge(self, other: "SubmitReport") -> "SubmitReport":
         self.jobs += other.jobs
         self.up_to_date += other.up_to_date
+        self.errored += other.errored
         self.already_active += other.already_active
+        self.raised += other.raised
         self.notes += other.notes
         return self
 
     def __str__(self) -> str:
+        current = (f"{self.up_to_date} pairs already have a current outcome, {self.errored} of "
+                   "them an error (submit --errors runs those again)" if self.errored else
+                   f"{self.up_to_date} pairs already have a current result")
         text = (f"{len(self.jobs)} new jobs ({self.queued} queued, {self.waiting} waiting); "
-                f"{self.up_to_date} pairs already have a current result; "
-                f"{self.already_active} already queued or running")
+                f"{current}; {self.already_active} already queued or running")
+        if self.raised:
+            text += f" ({self.raised} of them raised to the priority asked)"
         if self.notes:
             text += "; " + "; ".join(self.notes)
         return text
@@ -172,6 +182,44 @@ def _active_pairs(runners: list, models: list) -> set[tuple[str, str]]:
     return pairs
 
 
+def _current_error_keys(runners: list, models: list) -> set[tuple]:
+    """``outcome_key`` of the pairs among these whose current outcome is an Error."""
+    keys: set[tuple] = set()
+    for leader, column in (("TE", "test"), ("VC", "verification_check")):
+        numbers = sorted({r.number for r in runners if r.leader == leader})
+        subjects = sorted({m.number for m in models})
+        for chunk in _chunks(numbers):
+            rows = (Error.objects.filter(**{f"{column}__isnull": False}, runner_number__in=chunk,
+                                         subject_number__in=subjects).current()
+                    .values_list("runner_number", "runner_version", "subject_number",
+                                 "subject_version"))
+            keys.update((leader, *row) for row in rows)
+    return keys
+
+
+def _raise_priorities(raise_to: dict[tuple[str, str], int]) -> int:
+    """Give live, not yet running jobs the higher priority they were asked for again with."""
+    if not raise_to:
+        return 0
+    by_priority: dict[int, list[int]] = {}
+    lowest_asked = min(raise_to.values())
+    for chunk in _chunks(sorted({runner for runner, _ in raise_to})):
+        rows = Job.objects.filter(state__in=[Job.State.WAITING, Job.State.QUEUED],
+                                  runner_kim_id__in=chunk, priority__gt=lowest_asked) \
+            .values_list("pk", "runner_kim_id", "subject_kim_id", "priority")
+        for pk, runner, subject, priority in rows:
+            asked = raise_to.get((runner, subject))
+            if asked is not None and priority > asked:
+                by_priority.setdefault(asked, []).append(pk)
+    raised = 0
+    for priority, ids in by_priority.items():
+        for chunk in _chunks(ids):
+            raised += Job.objects.filter(pk__in=chunk, state__in=[Job.State.WAITING,
+                                                                   Job.State.QUEUED]) \
+                .update(priority=priority)
+    return raised
+
+
 # --- planning -------------------------------------------------------------------------------
 
 
@@ -181,6 +229,8 @@ class _Plan:
         self.report = SubmitReport()
         self.upstreams: dict[str, RunnerUpstream] = {}
         self.checked: set[str] = set()
+        #: (runner ID, subject ID) → the priority a live job of that pair should have at least.
+        self.raise_to: dict[tuple[str, str], int] = {}
 
 
 def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, reason: str,
@@ -192,6 +242,7 @@ def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, 
     runners = list({r.kim_id: r for r, _ in pairs}.values())
     models = list({m.kim_id: m for _, m in pairs}.values())
     current = current_outcome_keys(runners, models) if not force else set()
+    errored = _current_error_keys(runners, models) if current else set()
     active = _active_pairs(runners, models)
 
     chosen: list[tuple] = []
@@ -208,9 +259,11 @@ def _plan_pairs(plan: _Plan, pairs: list[tuple], *, priority: int, force: bool, 
             continue
         if key in active:
             plan.report.already_active += count
+            plan.raise_to[key] = min(priority, plan.raise_to.get(key, priority))
             continue
         if outcome_key(runner, model) in current:
             plan.report.up_to_date += count
+            plan.report.errored += count * (outcome_key(runner, model) in errored)
             continue
         job = Job(runner_kim_id=runner.kim_id, subject_kim_id=model.kim_id, priority=priority,
                   reason=reason[:200], force=force, state=Job.State.QUEUED, blocked_on=[])
@@ -271,6 +324,7 @@ def submit_pairs(pairs: Iterable[tuple], *, priority=Job.Priority.NORMAL, force:
             with transaction.atomic():
                 # PostgreSQL and SQLite >= 3.35 return the new ids (RETURNING).
                 created = Job.objects.bulk_create(jobs, batch_size=500)
+                plan.report.raised = _raise_priorities(plan.raise_to)
                 queued = [job.pk for job in sorted(created, key=lambda j: (j.priority, j.pk))
                           if job.state == Job.State.QUEUED]
                 if dispatch and queued:

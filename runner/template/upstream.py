@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repository import dependencies, kimcodes
-from repository.errors import PipelineDataMissing, PipelineError
+from repository.errors import PipelineDataMissing, PipelineError, PipelineTemplateError
 from repository.models import Model, Test, TestResult, latest_outcome
 
 
@@ -59,6 +59,10 @@ def upstream_of(runner_items) -> dict[str, RunnerUpstream]:
                 Path(item.path), item.source_format)]
         except PipelineError as exc:
             answer[item.kim_id].error = exc
+            texts[item.kim_id] = []
+        except RecursionError:  # jinja2's parser recurses once per level of nesting
+            answer[item.kim_id].error = PipelineTemplateError(
+                "the input template is nested too deeply to parse", kim_id=item.kim_id)
             texts[item.kim_id] = []
     tests = [r for r in runner_items if isinstance(r, Test) and r.pk]
     if tests:
@@ -152,6 +156,22 @@ def required_upstream(runner_item, model) -> list[tuple]:
 
 
 def missing_upstream(runner_item, model) -> list[tuple]:
-    """The required pairs whose current outcome (the shared definition) is not a result."""
-    return [(test, subject) for test, subject in required_upstream(runner_item, model)
-            if not isinstance(latest_outcome(test, subject), TestResult)]
+    """The required pairs whose current outcome (the shared definition) is not a result.
+
+    An upstream pair whose current outcome is an Error raises PipelineDataMissing naming that
+    error (``upstream failed: ER_… (category: reason)``): it will not "exist yet" by waiting.
+    """
+    missing, failed = [], []
+    for test, subject in required_upstream(runner_item, model):
+        outcome = latest_outcome(test, subject)
+        if isinstance(outcome, TestResult):
+            continue
+        missing.append((test, subject))
+        if outcome is not None:
+            reason = outcome.message.strip().splitlines()[0][:200] if outcome.message else ""
+            failed.append(f"{outcome.kim_id} ({outcome.category}: {reason}) of "
+                          f"{test.kim_id} × {subject.kim_id}")
+    if failed:
+        raise PipelineDataMissing("upstream failed: " + "; ".join(failed),
+                                  kim_id=runner_item.kim_id)
+    return missing
