@@ -1,0 +1,5 @@
+@< path("SurfaceEnergyIdealCubic__TD_656418997194_000") >@
+Al
+fcc
+@< MODELNAME >@
+@< query({"database": "data", "query": {"meta.runner.kimcode": {"$regex": "LatticeConstantCubicEnergy_fcc_Al__TE_[0-9]{12}"}, "meta.subject.kimcode": MODELNAME, "property-id": {"$regex": "property/structure-cubic-crystal-npt"}, "short-name.source-value": "fcc"}, "project": ["a.si-value"], "fields": {"a.si-value": 1}, "limit": 1})[0] >@
