@@ -43,6 +43,9 @@ def before_run(runner_item, model: Model) -> None:
     try:
         transfers.pull_for_job(_kim_ids(runner_item, getattr(runner_item, "driver", None)),
                                _kim_ids(model, model.driver), under_review=under_review, remote=remote)
+        # Test drivers share code beside them (the examples' ExampleDriverTools): all of td/,
+        # of which only what is missing here travels.
+        transfers.pull_folders("real-read", ["td"], remote=remote)
         upstream = _upstream_results(runner_item, model)
         if upstream:
             transfers.pull_items("real-read", upstream, remote=remote)
