@@ -22,6 +22,8 @@ SMALLEST = {
     "bench_queue.py": (["--jobs", "8"], "ratio PostgreSQL+Redis / SQLite+ORM"),
     "bench_example_repository.py": (["--models-per-test", "1", "--species", "Ar"],
                                     "speed-up baseline/pipeline"),
+    "bench_site.py": (["--models", "6", "--tests", "8", "--baseline-models", "3",
+                       "--baseline-tests", "4", "--repeat", "1"], "ratio full/baseline"),
     "bench_query.py": (["--instances", "1000", "--repeat", "1"], "ratio naive/indexed"),
 }
 

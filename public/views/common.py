@@ -47,3 +47,23 @@ def query_without(request, *names: str) -> str:
     for name in names:
         params.pop(name, None)
     return params.urlencode()
+
+
+class ForTemplate:
+    """A row as a template sees it, without its ``__getitem__``.
+
+    A template's ``result.kim_id`` tries ``result["kim_id"]`` first, and ``TestResult[...]``
+    (the seed's ``result["a"]``) reads the property values: one query per dotted lookup.
+    """
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row):
+        object.__setattr__(self, "_row", row)
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def for_template(rows) -> list:
+    return [ForTemplate(row) for row in rows]

@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.shortcuts import redirect
 
 from public import serialize
-from public.views.common import respond, visible_items, visible_outcomes
+from public.views.common import for_template, respond, visible_items, visible_outcomes
 from repository import kimcodes
 from repository.models import Model, Test, TestResult
 
@@ -36,7 +36,7 @@ def home(request):
     models = list(visible_items(request, Model.objects.latest_versions()).order_by("-created_at")[:10])
     tests = list(visible_items(request, Test.objects.latest_versions()).order_by("-created_at")[:10])
     counts = item_counts()
-    context = {**counts, "recent_results": recent, "latest_models": models, "latest_tests": tests}
+    context = {**counts, "recent_results": for_template(recent), "latest_models": models, "latest_tests": tests}
     return respond(request, "public/home.html", context, lambda: {
         **counts,
         "recent_results": [serialize.outcome(r) for r in recent],

@@ -7,7 +7,14 @@ from django.shortcuts import redirect
 
 from public import files, serialize, values
 from public.views import outcomes
-from public.views.common import page_of, query_without, respond, visible_items, visible_outcomes
+from public.views.common import (
+    ForTemplate,
+    page_of,
+    query_without,
+    respond,
+    visible_items,
+    visible_outcomes,
+)
 from repository import kimcodes
 from repository.errors import InvalidKIMID
 from repository.models import MODEL_FOR_LEADER, Error, Outcome, TestResult, VerificationResult
@@ -127,7 +134,8 @@ def model_page(request, model):
             shown = next((r for r in rows_of_property if r.key == key), None)
             plot = "/plots/test/{}.svg?{}".format(result.test.kim_id, urlencode(
                 {"property": name, "key": key or "", "highlight": model.kim_id}))
-            groups.setdefault(name, []).append({"test": result.test, "result": result, "key": key,
+            groups.setdefault(name, []).append({"test": result.test, "result": ForTemplate(result),
+                                                "key": key,
                                                 "value": shown, "values": rows_of_property,
                                                 "plot": plot if key else None})
     context = {**_item_context(request, model), "grades": _grades(request, model),

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 
 from kimsite import config
 from public import files, serialize
-from public.views.common import respond
+from public.views.common import ForTemplate, respond
 from repository import kimcodes
 from repository.models import Error, TestResult, VerificationResult
 
@@ -65,7 +65,7 @@ def outcome_page(request, obj):
         outputs += [{"name": f"{label} (last lines)", "text": text, "truncated": False}
                     for label, text in (("stdout", obj.stdout_tail), ("stderr", obj.stderr_tail),
                                         ("kim.log", obj.kimlog_tail)) if text]
-    context = {"outcome": obj, "kind": obj._meta.verbose_name, "runner": obj.runner,
+    context = {"outcome": ForTemplate(obj), "kind": obj._meta.verbose_name, "runner": obj.runner,
                "values": values, "outputs": [o for o in outputs if o],
                "provenance": provenance_rows(obj), "upstream": upstream_links(obj),
                "files": files.folder_files(obj),
