@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-APPS = ("kimsite", "repository", "runner", "queryapi")
-SIZED_FOLDERS = ("kimsite", "repository", "runner", "queryapi", "tests", "bench", "examples")
+APPS = ("kimsite", "repository", "runner", "queryapi", "public")
+SIZED_FOLDERS = ("kimsite", "repository", "runner", "queryapi", "public", "tests", "bench",
+                 "examples")
 MAX_LINES = 400
 
 #: (module, enclosing class.function) of the imports of runner that repository may make.
@@ -169,6 +170,20 @@ def test_queryapi_reads_the_repository_and_never_imports_the_runner():
     # runner's template query() calls queryapi; the arrow goes one way.
     assert _imports_of_app("queryapi", ("runner",)) == []
     assert _imports_of_app("repository", ("queryapi",)) == []
+
+
+def test_nothing_imports_public_and_public_imports_only_repository_and_runner():
+    """public/ (the site's pages) sits on top: it reads repository and runner, no one reads it
+    (kimsite/urls.py only names its URLconf as text)."""
+    offending = []
+    for folder in ("kimsite", "repository", "runner", "queryapi"):
+        for path in python_files(folder):
+            offending += [f"{module_name(path)} imports {target}" for target, _ in imports_of(path)
+                          if target == "public" or target.startswith("public.")]
+    for path in python_files("public"):
+        offending += [f"{module_name(path)} imports {target}" for target, _ in imports_of(path)
+                      if target.split(".")[0] == "kimsite" and target != "kimsite.config"]
+    assert offending == [], "\n".join(offending)
 
 
 @pytest.mark.parametrize("app", APPS)
