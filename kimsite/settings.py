@@ -129,6 +129,11 @@ PIPELINE_LEASE_GRACE = env_int("PIPELINE_LEASE_GRACE", 45)
 PIPELINE_JOB_TIMEOUT_MARGIN = env_int("PIPELINE_JOB_TIMEOUT_MARGIN", 60)
 #: Dependency chains longer than this are refused (a mistyped dependencies.edn, not science).
 PIPELINE_MAX_DEPENDENCY_DEPTH = env_int("PIPELINE_MAX_DEPENDENCY_DEPTH", 8)
+#: Bytes of one metadata file an import reads (kimspec.edn, metadata.json, data.edn).
+PIPELINE_METADATA_LIMIT = env_int("PIPELINE_METADATA_LIMIT", 8 * 1024 ** 2)
+#: Levels of folders an item may have, and entries (files, folders, links) in all.
+PIPELINE_ITEM_MAX_DEPTH = env_int("PIPELINE_ITEM_MAX_DEPTH", 32)
+PIPELINE_ITEM_MAX_ENTRIES = env_int("PIPELINE_ITEM_MAX_ENTRIES", 100_000)
 #: The machine's name in job leases (pipelinestatus, admin); default: the host name.
 PIPELINE_NODE_NAME = env_str("PIPELINE_NODE_NAME")
 
@@ -141,6 +146,24 @@ KIM_API_WORKER_STARTUP_SECONDS = env_int("KIM_API_WORKER_STARTUP_SECONDS", 30)
 KIM_API_WORKER_SECONDS_PER_MODEL = env_int("KIM_API_WORKER_SECONDS_PER_MODEL", 20)
 #: Bytes of stdout (and of stderr, kim.log) kept per run; the rest is read and dropped.
 RUNNER_OUTPUT_LIMIT = env_int("RUNNER_OUTPUT_LIMIT", 32 * 1024 * 1024)
+# The sandbox of every run (runner.sandbox): bubblewrap namespaces and these limits.
+#: "off" only on a machine without user namespaces (manage.py check warns).
+PIPELINE_SANDBOX = env_str("PIPELINE_SANDBOX", "on")
+#: Folders (":"-separated) a run may write besides its scratch copy: a shared cache; the test
+#: suite's witness logs. Empty by default.
+PIPELINE_SANDBOX_WRITABLE = [p for p in env_str("PIPELINE_SANDBOX_WRITABLE", "").split(":") if p]
+#: Bytes of address space of a run (RLIMIT_AS): an allocation beyond fails (category resource).
+RUNNER_MEMORY_LIMIT = env_int("RUNNER_MEMORY_LIMIT", 4 * 1024 ** 3)
+#: Processes and threads of a run (a pids cgroup where writable, else RLIMIT_NPROC).
+RUNNER_PROCESS_LIMIT = env_int("RUNNER_PROCESS_LIMIT", 512)
+#: Bytes of one file a run writes (RLIMIT_FSIZE).
+RUNNER_FILE_SIZE_LIMIT = env_int("RUNNER_FILE_SIZE_LIMIT", 1024 ** 3)
+#: Files a run may hold open (RLIMIT_NOFILE).
+RUNNER_OPEN_FILES_LIMIT = env_int("RUNNER_OPEN_FILES_LIMIT", 1024)
+#: Bytes of a run's output/ folder, all files together (checked when it exits).
+RUNNER_OUTPUT_FOLDER_LIMIT = env_int("RUNNER_OUTPUT_FOLDER_LIMIT", 256 * 1024 ** 2)
+#: Bytes of results.edn (or the 2012 stdout JSON line) read, and of each file kept with a result.
+RUNNER_RESULTS_LIMIT = env_int("RUNNER_RESULTS_LIMIT", 16 * 1024 ** 2)
 #: Seconds between two calls of run_pair's heartbeat while a runner runs (a job's lease renewal).
 PIPELINE_HEARTBEAT_SECONDS = env_int("PIPELINE_HEARTBEAT_SECONDS", 10)
 #: Seconds one render of an input template may take (a template looping for ever is a template fault).
@@ -149,6 +172,8 @@ PIPELINE_RENDER_TIMEOUT = env_int("PIPELINE_RENDER_TIMEOUT", 30)
 PIPELINE_TEMPLATE_MAX_SEQUENCE = env_int("PIPELINE_TEMPLATE_MAX_SEQUENCE", 10_000_000)
 #: Largest exponent a template may use with ``**`` (huge integers are a CPU bomb).
 PIPELINE_TEMPLATE_MAX_EXPONENT = env_int("PIPELINE_TEMPLATE_MAX_EXPONENT", 1_000)
+#: Characters of a rendered input (a template that renders more is a template fault).
+PIPELINE_RENDERED_INPUT_LIMIT = env_int("PIPELINE_RENDERED_INPUT_LIMIT", 16 * 1024 ** 2)
 
 # django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
 # Q_CLUSTER is read once at import; tests use kimsite.settings_test.

@@ -30,6 +30,9 @@ def loads(text: str, *, path=None, kim_id=None):
                                "read files with repository.edn.load", path=path, kim_id=kim_id)
     try:
         return kim_edn.loads(text)
+    except RecursionError as exc:  # kim_edn's parser recurses once per level of nesting
+        raise PipelineEDNError(f"{name} is nested too deeply to read", path=path,
+                               kim_id=kim_id) from exc
     except ValueError as exc:  # KIMEDNDecodeError is a ValueError and knows its line
         raise PipelineEDNError(f"{name} is not valid EDN: {exc}", path=path, kim_id=kim_id,
                                line=getattr(exc, "lineno", None)) from exc

@@ -63,6 +63,14 @@ class PipelineBuildError(PipelineError):
         self.build = build
 
 
+class PipelineIntegrityError(PipelineError):
+    """An item's files differ from what was imported (its content hash): its code is not run."""
+
+
+class PipelineResourceError(PipelineError):
+    """A run reached a limit of its sandbox: memory, processes, a file's or its output's size."""
+
+
 class PipelineImportError(PipelineError):
     """An item folder cannot be imported (bad metadata, folder name, symlink, dependency)."""
 

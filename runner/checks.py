@@ -1,9 +1,10 @@
-"""System checks for queue settings that would make a job run twice."""
+"""System checks: queue settings that would make a job run twice, and the runs' sandbox."""
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from kimsite import config
+from runner import sandbox
 
 
 def lease_seconds() -> float:
@@ -48,3 +49,19 @@ def check_queue_timeouts(app_configs=None, **kwargs):
             "Q_CLUSTER bulk > 1 lets one cluster hold several long jobs waiting in memory; time "
             "spent waiting there counts against retry.", id="runner.W001"))
     return problems
+
+
+@register("pipeline")
+def check_sandbox(app_configs=None, **kwargs):
+    """Runs are untrusted code: without the sandbox they see the worker's files and network."""
+    if not sandbox.enabled():
+        return [Warning(
+            "PIPELINE_SANDBOX is off: runners run without namespaces and can read the "
+            "database, the secret key and the network of the worker (only the environment "
+            "allowlist and the resource limits remain).",
+            hint="Install bubblewrap (bwrap) and unset PIPELINE_SANDBOX.", id="runner.W003")]
+    if sandbox.bwrap() is None:
+        return [Error("PIPELINE_SANDBOX is on but bwrap is not installed: every run would fail.",
+                      hint="apt-get install bubblewrap, or set PIPELINE_SANDBOX=off on a machine "
+                           "without user namespaces.", id="runner.E004")]
+    return []

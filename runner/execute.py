@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 
 from kimsite import config
@@ -19,6 +20,8 @@ from repository import kimapi
 from repository.errors import (
     PipelineBuildError,
     PipelineDataMissing,
+    PipelineIntegrityError,
+    PipelineResourceError,
     PipelineResultsError,
     PipelineTemplateError,
 )
@@ -28,11 +31,13 @@ from runner import (
     build,
     environment,
     formats,
+    integrity,
     owners,
     processes,
     provenance,
     reading,
     results,
+    sandbox,
     template,
 )
 from runner.sync import hooks as sync_hooks
@@ -125,6 +130,10 @@ def _run_and_keep(run: reading.Run, *, rebuild: bool, heartbeat):
         return _error(run, heartbeat, Error.Category.DEPENDENCY, str(exc))
     except PipelineTemplateError as exc:
         return _error(run, heartbeat, Error.Category.TEMPLATE, str(exc))
+    except PipelineIntegrityError as exc:
+        return _error(run, heartbeat, Error.Category.INTEGRITY, str(exc))
+    except PipelineResourceError as exc:
+        return _error(run, heartbeat, Error.Category.RESOURCE, str(exc))
     except PipelineBuildError as exc:
         run.build_log, run.built_item = exc.log, exc.kim_id or ""
         return _error(run, heartbeat, Error.Category.BUILD, str(exc))
@@ -154,6 +163,8 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
         pairs = ", ".join(f"({test.kim_id}, {subject.kim_id})" for test, subject in missing)
         raise PipelineDataMissing(f"needs the results of {pairs}, which do not exist yet",
                                   kim_id=runner_item.kim_id)
+    # Before any of their code runs: the runner and its driver are what was imported.
+    integrity.check_unchanged(runner_item, driver)
     rendered = template.render_input(runner_item, model)
     run.stdin_text, run.upstream = rendered.text, rendered.upstream
 
@@ -173,25 +184,40 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
                                     f"the executable {executable.name} is not executable")
 
     logger.info("running %s × %s in %s", runner_item.kim_id, model.kim_id, run.scratch)
+    box = _sandbox_of(run, driver, built)
+    home = run.scratch / ".home"
+    home.mkdir()
     try:
+        box.prepare()
         record = processes.run_process(
-            [str(executable)], cwd=run.scratch, stdin_path=stdin_path,
+            box.command([str(executable)]), cwd=run.scratch, stdin_path=stdin_path,
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
-            env=subprocess_environment(), timeout=run.timeout, limit=reading.output_limit(),
-            run_tag=f"{owners.owner()}/{run.scratch.name}", heartbeat=heartbeat,
+            env=sandbox.environment(subprocess_environment(), home), timeout=run.timeout,
+            limit=reading.output_limit(), run_tag=f"{owners.owner()}/{run.scratch.name}",
+            heartbeat=heartbeat, limits=box.apply_limits,
         )
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.
         run.exit_code = 126
         return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"the executable {executable.name} cannot start: {exc}")
+    finally:
+        box.release()
     run.exit_code, run.timed_out = record.exit_code, record.timed_out
     run.runtime, run.usertime, run.memmax, run.output = (record.runtime, record.usertime,
                                                          record.memmax, record.output)
     if record.timed_out:
         return _error(run, heartbeat, Error.Category.TIMEOUT,
                                     f"killed after the wall-clock limit of {run.timeout} s")
+    if (failure := sandbox.start_failure(record.exit_code, _head(run.scratch / config.STDERR_FILE))):
+        run.exit_code = 126
+        return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
+                      f"the executable {executable.name} cannot start: {failure}")
     if record.exit_code != 0:
+        reached = sandbox.limit_reached(run, results.tail(run.scratch / config.STDERR_FILE), box)
+        if reached:
+            raise PipelineResourceError(f"{executable.name} stopped: {reached}",
+                                        kim_id=runner_item.kim_id)
         missing = environment.missing_module(run.scratch / config.STDERR_FILE)
         if missing:
             return _error(run, heartbeat, Error.Category.ENVIRONMENT, missing)
@@ -199,6 +225,11 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
         return _error(run, heartbeat, Error.Category.NONZERO_EXIT,
                                     f"{executable.name} exited with status {record.exit_code}"
                                     + (f"; its last words: {last[:300]}" if last else ""))
+    output_bytes = sandbox.folder_size(run.scratch / "output", settings.RUNNER_OUTPUT_FOLDER_LIMIT)
+    if output_bytes > settings.RUNNER_OUTPUT_FOLDER_LIMIT:
+        raise PipelineResourceError(f"output/ holds more than RUNNER_OUTPUT_FOLDER_LIMIT "
+                                    f"({settings.RUNNER_OUTPUT_FOLDER_LIMIT} bytes)",
+                                    kim_id=runner_item.kim_id)
     try:
         found = formats.of(runner_item).read_results(run)
     except reading.NoResults as exc:
@@ -207,6 +238,22 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
         return _error(run, heartbeat, Error.Category.INVALID_RESULTS, str(exc))
     _renewed(heartbeat)
     return results.record_result(run, found)
+
+
+def _head(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return handle.read(4096).decode(errors="replace")
+
+
+def _sandbox_of(run: reading.Run, driver, built: Path | None) -> sandbox.Sandbox:
+    """What the run may read: the repository, the builds, the KIM API collections, its items."""
+    readable = [config.KIM_REPOSITORY_DIR, build.build_area(), config.KIM_API_DIR,
+                Path(run.runner_item.path)]
+    if driver is not None:
+        readable.append(Path(driver.path))
+    if built is not None:
+        readable.append(built.parent)
+    return sandbox.Sandbox(scratch=run.scratch, readable=readable)
 
 
 __all__ = ["run_pair", "subprocess_environment", "timeout_of"]

@@ -50,8 +50,11 @@ def become_subreaper() -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def child_setup() -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGKILL when this process (its forking thread) dies."""
+def child_setup(then: Callable[[], None] | None = None) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGKILL when this process (its forking thread) dies.
+
+    ``then`` runs next, still before exec (the sandbox's limits).
+    """
     parent = os.getpid()
 
     def setup() -> None:
@@ -60,6 +63,8 @@ def child_setup() -> Callable[[], None]:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the worker died before prctl took effect
             os._exit(1)
+        if then is not None:
+            then()
     return setup
 
 
@@ -237,11 +242,13 @@ def _wait(pidfd: int, started: float, timeout: float,
 
 def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path: Path,
                 stderr_path: Path, env: dict, timeout: float, limit: int, run_tag: str,
-                heartbeat: Callable[[], None] | None = None) -> ProcessRecord:
+                heartbeat: Callable[[], None] | None = None,
+                limits: Callable[[], None] | None = None) -> ProcessRecord:
     """Run ``command`` in its own session with a wall-clock limit; account time and memory.
 
     Everything it started is killed when it exits, times out, or this call is interrupted
     (e.g. by django-q2's timeout alarm); if this process dies, the kernel kills the runner.
+    ``limits`` runs in the child before exec (``runner.sandbox.Sandbox.apply_limits``).
     """
     become_subreaper()
     spare = children()  # this process's own children: never the run's to kill
@@ -259,7 +266,7 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
         process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, cwd=cwd, env=env,
                                    start_new_session=True, close_fds=True,
-                                   preexec_fn=child_setup())
+                                   preexec_fn=child_setup(limits))
     readers = [
         threading.Thread(target=_drain, args=(process.stdout, stdout_path, limit, output["stdout"]),
                          daemon=True),

@@ -5,7 +5,10 @@
 
 import json
 import logging
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ from django.conf import settings
 
 from kimsite import config
 from repository import edn, kimcodes
-from repository.errors import PipelineEDNError, PipelineResultsError
+from repository.errors import PipelineEDNError, PipelineResourceError, PipelineResultsError
 from repository.models import Property, VerificationCheck
 
 logger = logging.getLogger("pipeline.runner")
@@ -86,17 +89,70 @@ def property_definitions() -> dict:
     return definitions
 
 
+def results_limit() -> int:
+    """Bytes of results.edn (or of the 2012 JSON line) read, and of each file kept with a result."""
+    return settings.RUNNER_RESULTS_LIMIT
+
+
+def regular_file(path: Path) -> os.stat_result | None:
+    """The lstat of a regular file (never through a link), None when there is none."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(found.st_mode):
+        raise InvalidResults(f"{path.name} is a symbolic link: links in a run's folder are "
+                             "never followed", path=path)
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
+def read_bounded(path: Path, what: str) -> str:
+    """A run's regular file as text, never through a link, refused above results_limit()."""
+    found = regular_file(path)
+    if found is None:
+        raise NoResults(f"the run wrote no {what}", path=path)
+    if found.st_size > results_limit():
+        raise PipelineResourceError(f"{what} is {found.st_size} bytes, above "
+                                    f"RUNNER_RESULTS_LIMIT ({results_limit()} bytes)", path=path)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(results_limit() + 1).decode("utf-8", errors="replace")
+
+
+def first_non_finite(value) -> str | None:
+    """Where a NaN or an infinity hides in parsed results (walked without recursion), or None."""
+    todo = [("", value)]
+    while todo:
+        where, item = todo.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return where or "the top level"
+        if isinstance(item, dict):
+            todo += [(f"{where}/{key}", entry) for key, entry in item.items()]
+        elif isinstance(item, list | tuple):
+            todo += [(f"{where}[{number}]", entry) for number, entry in enumerate(item)]
+    return None
+
+
+def _output_folder(run: Run) -> Path:
+    output = run.scratch / "output"
+    if os.path.islink(output) or not output.is_dir():
+        raise InvalidResults("output/ is not a folder of the run's own (a link is never followed)",
+                             path=output)
+    return output
+
+
 def read_2020(run: Run) -> Reading:
-    path = run.scratch / "output" / config.RESULTS_FILE
-    if not path.is_file():
-        raise NoResults("the run wrote no output/results.edn", path=path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    output = _output_folder(run)
+    path = output / config.RESULTS_FILE
+    text = read_bounded(path, "output/results.edn")
     if not text.strip():
         raise NoResults("output/results.edn is empty", path=path)
     try:
         instances = edn.loads(text, path=path)
     except PipelineEDNError as exc:
         raise InvalidResults(f"output/results.edn does not parse as EDN: {exc}", path=path) from exc
+    if (where := first_non_finite(instances)) is not None:
+        raise InvalidResults(f"output/results.edn holds a NaN or an infinity at {where}", path=path)
     if isinstance(instances, dict):
         instances = [instances]
     if not isinstance(instances, list) or not all(isinstance(i, dict) for i in instances):
@@ -108,13 +164,29 @@ def read_2020(run: Run) -> Reading:
     except Exception as exc:  # kim_property raises KIMPropertyError and plain exceptions
         raise InvalidResults(f"the property instances fail validation: {exc}", path=path) from exc
     reading = Reading(instances, text)
-    for extra in sorted((run.scratch / "output").rglob("*")):
-        # Other files the test wrote to output/ go with the result; links are not followed out.
-        if extra.is_file() and not extra.is_symlink() and extra != path:
-            reading.files[str(Path("output") / extra.relative_to(run.scratch / "output"))] = extra
+    for extra in kept_files(output):
+        if extra != path:
+            reading.files[str(Path("output") / extra.relative_to(output))] = extra
     if run.is_check:
         reading.grade = _grade(instances)
     return reading
+
+
+def kept_files(folder: Path) -> list[Path]:
+    """The regular files below ``folder`` (links neither kept nor followed), each within the limit."""
+    found = []
+    for root, _dirs, files in os.walk(folder):  # os.walk never descends into a linked folder
+        for name in files:
+            path = Path(root) / name
+            size = os.lstat(path)
+            if not stat.S_ISREG(size.st_mode):
+                continue
+            if size.st_size > results_limit():
+                raise PipelineResourceError(
+                    f"{path.relative_to(folder.parent)} is {size.st_size} bytes, above "
+                    f"RUNNER_RESULTS_LIMIT ({results_limit()} bytes)", path=path)
+            found.append(path)
+    return sorted(found)
 
 
 def _grade(instances: list[dict]) -> str:
@@ -141,13 +213,25 @@ def read_pipeline_out(path: Path) -> dict[str, str]:
     return mapping
 
 
+def _refuse_constant(name: str):
+    raise InvalidResults(f"the last line of stdout holds {name}: results must be finite numbers")
+
+
 def _last_json_line(text: str):
     for line in reversed(text.splitlines()):
         if line.strip():
+            if len(line) > results_limit():
+                raise PipelineResourceError(f"the last line of stdout is {len(line)} characters, "
+                                            f"above RUNNER_RESULTS_LIMIT ({results_limit()})")
             try:
-                return json.loads(line)
+                data = json.loads(line, parse_constant=_refuse_constant)
+            except RecursionError as exc:
+                raise InvalidResults("the last line of stdout is JSON nested too deeply") from exc
             except ValueError as exc:
                 raise InvalidResults(f"the last line of stdout is not JSON: {line[:200]!r}") from exc
+            if (where := first_non_finite(data)) is not None:  # 1e999 parses as inf
+                raise InvalidResults(f"the last line of stdout holds an infinity at {where}")
+            return data
     raise NoResults("the run printed nothing on stdout")
 
 
@@ -159,6 +243,9 @@ def _scratch_file(run: Run, name: str) -> Path:
         raise InvalidResults(f"@FILE[{name}] points outside the run's folder")
     if not target.is_file():
         raise InvalidResults(f"@FILE[{name}] names no file the run wrote")
+    if target.stat().st_size > results_limit():
+        raise PipelineResourceError(f"@FILE[{name}] is above RUNNER_RESULTS_LIMIT "
+                                    f"({results_limit()} bytes)")
     return target
 
 

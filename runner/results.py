@@ -5,7 +5,9 @@ What is kept comes from ``runner.reading`` (a Reading of a Run).
 """
 
 import logging
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import kim_edn
@@ -26,7 +28,7 @@ TAIL_CHARS = 8000
 
 def tail(path: Path | None, lines: int = TAIL_LINES) -> str:
     """The last lines of a file, read from its end (a capped stdout can still be megabytes)."""
-    if path is None or not path.is_file():
+    if path is None or not path.is_file() or path.is_symlink():  # a run's link: never followed
         return ""
     with open(path, "rb") as handle:
         end = handle.seek(0, 2)
@@ -77,10 +79,16 @@ def _kimspec(run: Run, kim_id: str) -> dict:
 
 
 def _copy_capped(source: Path | None, target: Path, limit: int) -> None:
-    if source is None or not source.is_file():
+    # A run's file is never followed through a link (ln -s /etc/passwd output/results.edn).
+    if source is None or not source.is_file() or source.is_symlink():
         return
-    with open(source, "rb") as reader, open(target, "wb") as writer:
-        writer.write(reader.read(limit))
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as reader, open(target, "wb") as writer:
+        if stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
+            writer.write(reader.read(limit))
 
 
 def _write_common(staging: Path, run: Run, kim_id: str, environment: dict) -> None:

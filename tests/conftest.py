@@ -45,3 +45,24 @@ def no_kim_log_in_the_checkout():
     changed = [path.name for path, stamp in stamps().items() if stamp != before[path]]
     assert not changed, (f"the test session wrote {', '.join(changed)} into the checkout: a KIM "
                          "API call or a driver ran in it")
+
+
+#: Tests that watch a run's processes from the worker (the pids a runner writes, which a PID
+#: namespace would hide): they test the worker-side lifetime guarantees, the ones a machine
+#: with PIPELINE_SANDBOX=off keeps. tests/sandbox/ tests the same guarantees sandboxed.
+WORKER_SIDE_TESTS = ("test_process_lifetime.py", "test_process_lifetime_cluster.py",
+                     "test_a_hanging_test_is_killed_at_the_limit_with_its_children")
+
+
+@pytest.fixture(autouse=True)
+def sandbox_for_tests(request, monkeypatch, tmp_path_factory):
+    """Runs are sandboxed; the suite's witness files (under pytest's base temp) stay writable."""
+    from django.conf import settings
+
+    base = str(tmp_path_factory.getbasetemp())
+    if any(name in request.node.nodeid for name in WORKER_SIDE_TESTS):
+        monkeypatch.setenv("PIPELINE_SANDBOX", "off")
+        monkeypatch.setattr(settings, "PIPELINE_SANDBOX", "off", raising=False)
+    elif "tests/sandbox/" not in request.node.nodeid:
+        monkeypatch.setenv("PIPELINE_SANDBOX_WRITABLE", base)
+        monkeypatch.setattr(settings, "PIPELINE_SANDBOX_WRITABLE", [base], raising=False)

@@ -28,8 +28,9 @@ def read_2012(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
         "kim_id": kim_id,
         "title": checks.text(metadata, "title", metadata_path, kim_id),
         "description": checks.text(metadata, "description", metadata_path, kim_id),
-        "species": checks.string_list(metadata, "species", metadata_path, kim_id),
-        "kim_api_version": checks.text(metadata, "kim_api_version", metadata_path, kim_id),
+        "species": checks.species(metadata, "species", metadata_path, kim_id,
+                                  required=kind in ("te", "mo", "sm")),
+        "kim_api_version": checks.kim_api_version(metadata, "kim_api_version", metadata_path, kim_id),
         "metadata": metadata,
         "source_format": SourceFormat.KIM2012,
     }, status=checks.status(metadata, metadata_path, kim_id))

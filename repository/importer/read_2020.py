@@ -26,8 +26,9 @@ def read_2020(folder: Path, code: kimcodes.KIMCode, kind: str) -> ItemSpec:
         "kim_id": kim_id,
         "title": checks.text(kimspec, "title", kimspec_path, kim_id),
         "description": checks.text(kimspec, "description", kimspec_path, kim_id),
-        "species": checks.string_list(kimspec, "species", kimspec_path, kim_id),
-        "kim_api_version": checks.text(kimspec, "kim-api-version", kimspec_path, kim_id),
+        "species": checks.species(kimspec, "species", kimspec_path, kim_id,
+                                  required=kind in ("te", "mo", "sm")),
+        "kim_api_version": checks.kim_api_version(kimspec, "kim-api-version", kimspec_path, kim_id),
         "metadata": kimspec,
         "source_format": SourceFormat.KIM2020,
     }, status=checks.status(kimspec, kimspec_path, kim_id))

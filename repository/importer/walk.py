@@ -1,6 +1,7 @@
 """Importing a whole repository: its item folders in an order that puts what is named first."""
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,29 @@ def _rejection_reason(exc: PipelineError, folder: Path) -> str:
     return exc.reason
 
 
+#: A staging folder (``.<name>.<random>.partial``) this old was left by a killed writer.
+PARTIAL_MAX_AGE = 3600
+
+
+def clean_partial_folders(root: Path, *, older_than: float = PARTIAL_MAX_AGE) -> list[Path]:
+    """Remove the staging folders a killed import or run left below ``root``'s kind folders."""
+    removed, now = [], time.time()
+    if not root.is_dir():
+        return removed
+    for kind_dir in (p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        for entry in kind_dir.glob(".*.partial"):
+            try:
+                if entry.is_dir() and not entry.is_symlink() and now - entry.stat().st_mtime > older_than:
+                    storage.remove_folder(entry)
+                    removed.append(entry)
+            except OSError:
+                continue
+    if removed:
+        logger.warning("removed %d staging folders left by killed writers: %s", len(removed),
+                       ", ".join(str(p) for p in removed))
+    return removed
+
+
 def import_repository(source_root: Path | None = None, *, pending_models: bool = False,
                       progress: bool = False, kim_collections: bool = False) -> ImportReport:
     """Import every item folder below ``source_root`` (default KIM_REPOSITORY_DIR), one transaction each.
@@ -129,6 +153,7 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
     if not source_root.is_dir():
         raise PipelineImportError("the repository folder does not exist", path=source_root)
     report = ImportReport()
+    clean_partial_folders(storage.repository_root())
     if kim_collections:
         # Installed drivers first, so repository models may name them.
         from repository.installed import register_installed_items
@@ -139,9 +164,12 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
     for folder in tqdm(folders, desc="importing", unit="item", disable=not progress):
         try:
             item, action = import_one(folder, source_root=source_root, pending_models=pending_models)
-        except PipelineError as exc:
-            # One bad item must not stop the others; its own transaction has rolled back.
-            reason = _rejection_reason(exc, folder)
+        except (PipelineError, RecursionError, RuntimeError, ValueError, OSError,
+                MemoryError) as exc:
+            # One bad item must not stop the others; its own transaction has rolled back. The
+            # built-in errors are the net under the checks of read_item: a rejection too.
+            reason = (_rejection_reason(exc, folder) if isinstance(exc, PipelineError)
+                      else f"cannot be read: {type(exc).__name__}: {exc}")
             report.rejected.append((folder, reason))
             logger.warning("rejected %s: %s", folder, reason)
             continue

@@ -39,6 +39,19 @@ def _line_of(exc: BaseException, filename: str) -> int | None:
     return line
 
 
+def _bounded_render(template, context: dict, filename: str) -> str:
+    """Render piece by piece, refusing an input above PIPELINE_RENDERED_INPUT_LIMIT characters."""
+    limit, size, pieces = settings.PIPELINE_RENDERED_INPUT_LIMIT, 0, []
+    for piece in template.generate(context):
+        size += len(piece)
+        if size > limit:
+            raise PipelineTemplateError(f"the rendered input is longer than "
+                                        f"PIPELINE_RENDERED_INPUT_LIMIT ({limit} characters)",
+                                        path=filename)
+        pieces.append(piece)
+    return "".join(pieces)
+
+
 def render_text(source: str, runner_item, model, *, syntax: str = "2020",
                 filename: str = "<template>") -> RenderedInput:
     """Render template text for (runner_item, model); ``syntax`` "2012" translates directives first.
@@ -48,11 +61,14 @@ def render_text(source: str, runner_item, model, *, syntax: str = "2020",
     """
     state = RenderState(runner_item, model)
     try:
-        text = translate_2012(source, filename) if syntax == "2012" else source
-        code = ENVIRONMENT.compile(text, name=filename, filename=filename)
-        template = ENVIRONMENT.template_class.from_code(ENVIRONMENT, code, ENVIRONMENT.make_globals(None))
+        # One deadline around translating, compiling and rendering: jinja2 does work while it
+        # compiles too, and a template nested thousands deep takes long to parse.
         with deadline(settings.PIPELINE_RENDER_TIMEOUT, filename):
-            rendered = template.render(state.globals())
+            text = translate_2012(source, filename) if syntax == "2012" else source
+            code = ENVIRONMENT.compile(text, name=filename, filename=filename)
+            template = ENVIRONMENT.template_class.from_code(ENVIRONMENT, code,
+                                                            ENVIRONMENT.make_globals(None))
+            rendered = _bounded_render(template, state.globals(), filename)
     except PipelineDataMissing:
         raise
     except PipelineTemplateError as exc:
@@ -66,6 +82,8 @@ def render_text(source: str, runner_item, model, *, syntax: str = "2020",
     except SecurityError as exc:
         raise PipelineTemplateError(f"refused by the sandbox: {exc}", path=filename,
                                     line=_line_of(exc, filename)) from exc
+    except MemoryError as exc:
+        raise PipelineTemplateError("rendering ran out of memory", path=filename) from exc
     except (PipelineError, jinja2.TemplateError, ArithmeticError, LookupError, TypeError,
             ValueError, AttributeError, RecursionError, OverflowError) as exc:
         reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
