@@ -6,3 +6,12 @@ class PublicConfig(AppConfig):
 
     name = "public"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from public.roles import complete_roles
+
+        # For every app signalled (public itself has no models, so it is never a sender), after
+        # auth's handler has made that app's permissions: cheap and idempotent.
+        post_migrate.connect(complete_roles, dispatch_uid="public.complete_roles")

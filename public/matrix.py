@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from repository.models import Error, TestResult
 from runner.models import Job
 
+#: A cell's letter for a pair with a live job (a result's is R).
+JOB_LABELS = {"running": "▶", "queued": "Q", "waiting": "W"}
+
 
 @dataclass
 class Cell:
@@ -46,7 +49,7 @@ def _live_jobs(tests, models) -> dict[tuple[str, str], str]:
 
 def cell_of(test, model, outcome, job_state) -> Cell:
     if job_state:
-        return Cell(job_state, job_state[0].upper(), None, f"job {job_state}")
+        return Cell(job_state, JOB_LABELS.get(job_state, "?"), None, f"job {job_state}")
     if outcome is None:
         return Cell("none", "", None, "not run")
     url = f"/id/{outcome.kim_id}"

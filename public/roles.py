@@ -17,17 +17,27 @@ def permissions_of(role: str, permission_model):
     return rows
 
 
+def make_groups(group_model, permission_model) -> None:
+    """Make (or complete) both groups with the permissions that exist now."""
+    for role in (CURATOR, VIEWER):
+        group, _ = group_model.objects.get_or_create(name=role)
+        group.permissions.add(*permissions_of(role, permission_model))
+
+
 def create_roles(apps, schema_editor) -> None:
-    """Make (or complete) both groups; run again after new models, it adds their permissions."""
+    """The data migration: permissions are made after migrate (post_migrate), so a fresh
+    database has none yet; make them first, then the groups."""
     from django.contrib.auth.management import create_permissions
 
-    # Permissions are made after migrate (post_migrate); a fresh database has none yet.
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for role in (CURATOR, VIEWER):
-        group, _ = group_model.objects.get_or_create(name=role)
-        group.permissions.add(*permissions_of(role, permission_model))
+    make_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
+def complete_roles(sender, **kwargs) -> None:
+    """After every migrate (and a test database flush): new models' permissions join the groups."""
+    from django.contrib.auth.models import Group, Permission
+
+    make_groups(Group, Permission)

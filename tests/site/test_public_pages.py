@@ -1,5 +1,7 @@
 """The public pages over a small published world: every page answers, links and has a JSON twin."""
 
+import re
+
 import pytest
 
 from tests.site.cast import PROPERTY, make_cast
@@ -31,6 +33,9 @@ def test_model_page_shows_grades_and_results_grouped_by_property_with_a_plot(cli
     assert cast.grade.kim_id in text and "<strong>A</strong>" in text
     assert f'href="/properties/{PROPERTY}"' in text
     assert f"/plots/test/{cast.test.kim_id}.svg?property={PROPERTY}&amp;key=a&amp;highlight=" in text
+    plot = re.search(r'<img src="([^"]+)"', text)[1].replace("&amp;", "&")
+    svg = client.get(plot)
+    assert svg.status_code == 200 and b"<svg" in svg.content
 
 
 def test_test_page_sorts_models_by_value_both_ways(client, cast):
