@@ -70,6 +70,13 @@ def rsync_children() -> list[int]:
     return pids
 
 
+def left_behind(remote_dir) -> str:
+    """What an interrupted push left in the remote folder (printed for the closing note)."""
+    if not remote_dir.is_dir():
+        return "nothing"
+    return ", ".join(f"{p.name} ({p.stat().st_size} B)" for p in sorted(remote_dir.iterdir())) or "an empty folder"
+
+
 def assert_nothing_half_visible(daemon, tmp_path, remote_dir):
     assert not (remote_dir / "kimspec.edn").exists()
     good, report = transfers.inspect(transfers.require_remote(), "real-write", ["tr"], asked="test")
@@ -82,7 +89,8 @@ def assert_pushed_whole(repository_dir, remote_dir):
     assert not filecmp.dircmp(remote_dir, repository_dir / "tr" / TR).diff_files
     assert sorted(p.name for p in remote_dir.iterdir()) == ["big.bin", "kimspec.edn", "small.txt"]
     assert not pending.waiting().exists()
-    assert Publication.objects.get(outcome_kim_id=TR).state == Publication.State.PUBLISHED
+    # One row, published: the retry sent the same outcome under the same ID.
+    assert list(Publication.objects.values_list("outcome_kim_id", "state")) == [(TR, "published")]
 
 
 @pytest.mark.parametrize("repeat", range(REPEATS))
@@ -97,6 +105,7 @@ def test_rsync_killed_mid_push(daemon, repository_dir, settings, tmp_path, repea
     assert ok is False
     assert "killed by signal 9" in pending.waiting().get(outcome_kim_id=TR).last_error
     assert_nothing_half_visible(daemon, tmp_path, remote_dir)
+    print(f"\nrsync SIGKILLed mid-push left on the remote: {left_behind(remote_dir)}; no marker")
     assert pending.push_pending() == ([TR], {})
     assert_pushed_whole(repository_dir, remote_dir)
 
@@ -113,6 +122,8 @@ def test_daemon_killed_mid_push_and_started_again(daemon, repository_dir, settin
     assert "still waiting 1" in capsys.readouterr().out and [r.outcome_kim_id for r in pending.waiting()] == [TR]
     daemon.start()
     assert_nothing_half_visible(daemon, tmp_path, remote_dir)
+    with capsys.disabled():
+        print(f"\ndaemon killed mid-push left on the remote: {left_behind(remote_dir)}; no marker")
     call_command("sync", "push")
     assert_pushed_whole(repository_dir, remote_dir)
     call_command("sync", "status")
@@ -163,3 +174,6 @@ def test_hostile_remote_refused(daemon, repository_dir, tmp_path, repeat):
     assert not list(repository_dir.rglob("*.bin")) and not list(repository_dir.rglob("passwd"))
     with pytest.raises(CommandError):
         call_command("sync", "pull", "--area", "real-read")
+    for asked in ("../../etc", "/etc/passwd", "te/../../x"):
+        with pytest.raises(CommandError, match="KIM ID|kim"):
+            call_command("sync", "pull", asked)

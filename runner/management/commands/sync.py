@@ -6,6 +6,7 @@ Exit code 0 when everything went through, 1 otherwise; errors are one clear line
 from django.core.management.base import BaseCommand, CommandError
 
 import runner.sync  # noqa: F401  (registers the RSYNC_ADDRESS system check)
+from repository.errors import PipelineError
 from runner import tasks
 from runner.sync import pending, transfers
 from runner.sync import publish as pub
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             if remote is None:
                 raise CommandError("no remote repository is configured: RSYNC_ADDRESS is empty")
             ok = getattr(self, f"do_{action}")(remote, **options)
-        except (PipelineSyncError, AddressError) as exc:
+        except (PipelineError, AddressError) as exc:  # PipelineSyncError, InvalidKIMID, …
             raise CommandError(str(exc)) from None
         if not ok:
             raise CommandError(f"sync {action}: not everything went through (see above)")
