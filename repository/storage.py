@@ -48,8 +48,19 @@ def folder_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def default_file_mode() -> int:
+    """The mode ``open()`` gives a new file under the process's umask (0644 under 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
-    """Write a file so that readers see the old content or the new, never a half."""
+    """Write a file so that readers see the old content or the new, never a half.
+
+    The file gets ``mode``, else the mode of a plainly written file (mkstemp's 0600 would
+    set it apart from the logs beside it: one result folder, one permission mode).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -57,8 +68,7 @@ def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, default_file_mode() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

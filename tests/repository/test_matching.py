@@ -145,7 +145,9 @@ def test_matches_command_lists_partners_and_explains_refusals(installed):
     adp_test = make_test(number=2, species=["Al", "Cu"], matching_models=["adp"], simulator_name="ASAP",
                          name="Adp_AlCu")
     out = StringIO()
-    call_command("matches", "LatticeConstant_Ni__TE_000000000001_000", "--why", stdout=out)
+    # -v 2: every non-match on a line of its own (the default is a summary per rule).
+    call_command("matches", "LatticeConstant_Ni__TE_000000000001_000", "--why", stdout=out,
+                 verbosity=2)
     text = out.getvalue()
     assert EAM_NI in text.split("not matching")[0]
     lines = {line.split()[0]: line for line in text.splitlines()[2:] if line.startswith("  ")}

@@ -8,6 +8,17 @@ from django.core.management.base import BaseCommand, CommandError
 from repository import storage
 from repository.errors import PipelineImportError
 from repository.importer import import_repository
+from repository.importer.outcome_folders import reconcile_outcome_folders
+
+
+def collections_sentence(counts: dict) -> str:
+    """What registering the KIM API's installed items did, as a sentence."""
+    found = counts["model-drivers"] + counts["portable-models"] + counts["simulator-models"]
+    return (f"KIM API collections: {found} items installed ({counts['portable-models']} portable "
+            f"models, {counts['simulator-models']} simulator models, {counts['model-drivers']} "
+            f"model drivers): {counts['created']} registered, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged; {counts['skipped']} skipped (not KIM IDs, or "
+            f"second names of one item); {counts['uninstalled']} no longer installed.")
 
 
 class Command(BaseCommand):
@@ -36,11 +47,20 @@ class Command(BaseCommand):
             # Only --kim-collections imports anything here: repository.installed is missing or broken.
             raise CommandError(f"--kim-collections needs repository.installed: {exc}") from exc
         if kim_collections:
-            self.stdout.write(f"KIM API collections: {report.installed}")
+            self.stdout.write(collections_sentence(report.installed))
         for kim_id, warning in report.warnings:
             self.stderr.write(f"warning: {kim_id}: {warning}")
         for folder, reason in report.rejected:
             self.stderr.write(f"rejected {folder}: {reason}")
         self.stdout.write(f"importrepo {source_root}: {report.summary()}")
+        outcomes = reconcile_outcome_folders()
+        if outcomes.recreated:
+            self.stdout.write(f"recreated the rows of {len(outcomes.recreated)} outcome folders "
+                              f"that had none: {', '.join(outcomes.recreated)}")
+        for kim_id, folder in outcomes.without_folder:
+            self.stderr.write(f"{kim_id}: its folder {folder} is gone (the row is kept; "
+                              "delete it in the admin if the run is to be forgotten)")
+        for folder, reason in outcomes.unreadable:
+            self.stderr.write(f"outcome folder {folder} has no row and cannot get one: {reason}")
         if report.rejected:
             raise CommandError(f"{len(report.rejected)} item(s) rejected", returncode=1)

@@ -7,10 +7,18 @@ drivers, tests and checks are built into the build area (``runner.build``), wher
 from django.core.management.base import BaseCommand, CommandError
 
 from repository import kimcodes
+from repository.cli import add_json_flag, write_json
 from repository.errors import PipelineBuildError, PipelineError
 from repository.models import kim_obj
 from runner import build
 from runner.install import KIND_FOR_LEADER, install_item, install_sources
+from runner.models import Build
+
+
+def builds_finished() -> dict[str, tuple]:
+    """KIM ID → (status, finished_at) of every build row: what a build changes."""
+    return {kim_id: (status, finished) for kim_id, status, finished in
+            Build.objects.values_list("kim_id", "status", "finished_at")}
 
 
 class Command(BaseCommand):
@@ -21,13 +29,27 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kim_ids", nargs="*", metavar="KIM_ID",
                             help="only these items (default: every latest item with source)")
-        parser.add_argument("--rebuild", action="store_true", help="build even unchanged items")
+        parser.add_argument("--rebuild", action="store_true",
+                            help="build even unchanged items (default: unchanged ones are kept)")
+        add_json_flag(parser)
 
     def handle(self, *args, kim_ids, rebuild, **options):
+        before = builds_finished()
         outcome = self._named(kim_ids, rebuild) if kim_ids else install_sources(rebuild=rebuild)
-        self.stdout.write(f"installed {len(outcome['installed'])}, failed {len(outcome['failed'])}")
-        for kim_id in outcome["installed"]:
-            self.stdout.write(f"  installed {kim_id}")
+        after = builds_finished()
+        # An item whose build row did not change was found unchanged, not built again.
+        unchanged = [k for k in outcome["installed"] if k in before and before[k] == after.get(k)]
+        built = [k for k in outcome["installed"] if k not in unchanged]
+        if options["json"]:
+            write_json(self.stdout, {"installed": built, "unchanged": unchanged,
+                                     "failed": outcome["failed"]})
+        elif options["verbosity"] > 0:
+            self.stdout.write(f"installed {len(built)}, unchanged {len(unchanged)}, "
+                              f"failed {len(outcome['failed'])}")
+            for kim_id in built:
+                self.stdout.write(f"  installed {kim_id}")
+            for kim_id in unchanged if options["verbosity"] > 1 else ():
+                self.stdout.write(f"  unchanged {kim_id}")
         if outcome["failed"]:
             raise CommandError(f"build failed: {', '.join(outcome['failed'])} (see their Errors)")
 
