@@ -184,6 +184,7 @@ def test_two_nodes_compute_a_new_test_from_the_remote_and_a_fresh_node_sees_ever
 
 @pytest.mark.parametrize("repeat", range(2))
 def test_the_daemon_stopped_mid_run_then_started_again_loses_no_result(nodes, repeat):
+    started = time.monotonic()
     nodes.offer_new_test()
     worker = nodes.start_worker("alpha")
     nodes.wait_until_running("alpha")
@@ -193,7 +194,9 @@ def test_the_daemon_stopped_mid_run_then_started_again_loses_no_result(nodes, re
     worker.wait_for(lambda: any(scratch.glob(f"*/{TEST}__*")), timeout=300, every=0.05,
                     what="a run in progress")
     nodes.remote.stop()
+    stopped = time.monotonic()
     report = nodes.report_when_done(len(MODELS))
+    finished = time.monotonic()
     assert report["errors"] == [] and len(report["results"]) == len(MODELS), report
     publications = {p["outcome_kim_id"]: p for p in report["publications"]}
     assert set(publications) == set(report["results"]), "a result without its publication row"
@@ -207,6 +210,7 @@ def test_the_daemon_stopped_mid_run_then_started_again_loses_no_result(nodes, re
     assert not (folders(real_write, "tr") & waiting), "a folder marked whole before its push ended"
 
     nodes.remote.start()
+    restarted = time.monotonic()
     out = worker.manage("sync", "push")
     assert f"pushed {len(waiting)}, still waiting 0" in out, out
     assert folders(real_write, "tr") == set(report["results"])
@@ -218,4 +222,6 @@ def test_the_daemon_stopped_mid_run_then_started_again_loses_no_result(nodes, re
     assert {p["state"] for p in after.values()} == {"published"} and set(after) == set(publications)
     print(f"\ndaemon stopped mid-run: {len(MODELS)} jobs done, {len(waiting)} results waited "
           f"({len(half)} partial folders without marker left on the remote, then completed), "
-          f"0 lost; the rest pushed before the stop")
+          f"0 lost; the rest pushed before the stop; stopped {stopped - started:.1f} s after the "
+          f"start, jobs done {finished - stopped:.1f} s later, sync push took "
+          f"{time.monotonic() - restarted:.1f} s")
