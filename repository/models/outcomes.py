@@ -57,6 +57,9 @@ class Outcome(models.Model):
             # Newest first (Meta.ordering): the admin lists and their date hierarchy, the home
             # page's recent results, the template's query() over results.
             models.Index(fields=["-created_at"], name="%(class)s_created"),
+            # The admin's newest-first lists order by (-created_at, -id) (Django adds the pk to
+            # make the order total); without this a page sorts the whole table (bench_site).
+            models.Index(fields=["-created_at", "-id"], name="%(class)s_created_id"),
         ]
 
     def __str__(self) -> str:
