@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from repository.models import Property
-from runner import execute, tasks
+from runner import director, execute, tasks
 from runner.models import Publication
 from runner.sync import hooks, pending, rsync
 from tests.factories import AR_MODELS, make_model, make_test
@@ -86,3 +86,13 @@ def test_schedulepipeline_adds_the_sync_schedules_only_with_a_remote(settings, d
     assert sorted(Schedule.objects.filter(func__startswith="runner.tasks.").values_list("func", flat=True)) == [
         "runner.tasks.publish_results", "runner.tasks.reconcile", "runner.tasks.scan_repository",
         "runner.tasks.sync_remote"]
+
+
+def test_the_director_pulls_the_models_and_results_a_new_test_is_decided_on(daemon, repository_dir):
+    real_read = daemon.root / "repo" / "real-read"
+    make_item(real_read, "Source_Ar__MO_000000000401_000")
+    make_item(real_read, "TR_000000000402_000")
+    test = make_test(root=real_read)
+    director.on_item_changed(test, dispatch=False)
+    for path in ("mo/Source_Ar__MO_000000000401_000", "tr/TR_000000000402_000", f"te/{test.kim_id}"):
+        assert (repository_dir / path / "kimspec.edn").is_file(), path
