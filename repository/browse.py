@@ -3,7 +3,7 @@ and errors as plain rows, with the one key vocabulary of ``repository.cli``.
 """
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -40,7 +40,7 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise PipelineError(f"--since {text!r}: expected a duration (30m, 2h, 3d, 1w) or a date "
                             "(2026-12-01, 2026-12-01T10:00)") from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.utc)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def first_line(text: str, limit: int = 200) -> str:

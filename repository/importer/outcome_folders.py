@@ -5,11 +5,10 @@ pipeline.exception) and rows without a folder (reported: the folder is the recor
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
-from django.utils import timezone
 
 from repository import edn, kimcodes, storage
 from repository.errors import PipelineError
@@ -91,7 +90,7 @@ def recreate_row(folder: Path):
     fields = {
         "kim_id": kim_id, "model": _item(Model, spec.get("model")),
         "created_at": datetime.fromisoformat(created) if created else
-        datetime.fromtimestamp(folder.stat().st_mtime, tz=timezone.utc),
+        datetime.fromtimestamp(folder.stat().st_mtime, tz=UTC),
         "runtime": profiling.get("runtime"), "usertime": profiling.get("usertime"),
         "memmax": profiling.get("memmax"), "provenance": pipeline,
         "environment": _environment(pipeline.get("environment")),

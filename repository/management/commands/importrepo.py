@@ -29,10 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("path", nargs="?", type=Path,
                             help="Repository folder (default: KIM_REPOSITORY_DIR).")
         parser.add_argument("--pending", action="store_true",
-                            help="Mark imported models pending (they run only the verification checks).")
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+                            help="Mark imported models pending (they run only the verification checks) "
+                                 "(default: approved).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar (default: a bar when stderr is a terminal).")
         parser.add_argument("--kim-collections", action="store_true",
-                            help="Also register the items installed in the KIM API collections.")
+                            help="Also register the items installed in the KIM API collections "
+                                 "(default: only the folders).")
 
     def handle(self, *args, path, pending, no_progress, kim_collections, **options):
         source_root = path or storage.repository_root()

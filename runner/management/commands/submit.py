@@ -55,9 +55,11 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("kim_id", nargs="?", help="KIM ID (or name); without a version, the latest")
         target.add_argument("--all", action="store_true",
-                            help="every latest test and check, and the checks of pending models")
+                            help="every latest test and check, and the checks of pending models "
+                                 "(default: the item named)")
         target.add_argument("--errors", action="store_true",
-                            help="run again every pair whose current outcome is an error")
+                            help="run again every pair whose current outcome is an error "
+                                 "(default: the item named)")
         parser.add_argument("--category", choices=Error.Category.values,
                             help="with --errors: only errors of this category (default: all)")
         parser.add_argument("--priority", default="normal", type=priority_argument,
