@@ -127,3 +127,28 @@ def test_search_goes_to_a_kim_id_and_finds_words_of_a_title(client, cast):
 
 def test_pending_model_is_hidden_from_the_public(client, cast):
     assert client.get(f"/id/{cast.pending.kim_id}").status_code == 404
+
+
+def _queries(client, url: str) -> int:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200, url
+    return len(captured)
+
+
+def test_pages_cost_the_same_queries_with_three_models_or_twelve(client, cast):
+    from tests.factories import make_model, make_result, make_values
+
+    urls = ["/", "/browse/models", "/browse/tests", "/browse/results", f"/properties/{PROPERTY}",
+            f"/id/{cast.test.kim_id}", f"/id/{cast.models[0].kim_id}", f"/id/{cast.results[0].kim_id}",
+            f"/plots/test/{cast.test.kim_id}.svg?property={PROPERTY}&key=a",
+            "/browse/results?format=json", f"/id/{cast.test.kim_id}?format=json"]
+    before = {url: _queries(client, url) for url in urls}
+    for n in range(9):
+        model = make_model(f"LJ_More_{n}", 200 + n)
+        make_values(make_result(cast.test, model, 7000 + n), PROPERTY, a=(5.0 + n / 10, "angstrom"))
+    assert {url: _queries(client, url) for url in urls} == before
