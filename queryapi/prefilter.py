@@ -26,39 +26,42 @@ def _portable(pattern: str) -> bool:
     return _PORTABLE_REGEX.fullmatch(pattern) is not None and "(?" not in pattern
 
 
-def _column_condition(column: str, condition) -> Q | None:
+def _column_condition(column: str, condition) -> tuple[Q | None, bool]:
+    """(the SQL of ``{key: condition}`` or None, whether that SQL is all of the condition)."""
     if isinstance(condition, str):
-        return Q(**{column: condition})
+        return Q(**{column: condition}), True
     if not isinstance(condition, dict):
-        return None
-    found = Q()
+        return None, False
+    found, exact = Q(), bool(condition)
     for name, argument in condition.items():
         if name == "$eq" and isinstance(argument, str):
             found &= Q(**{column: argument})
         elif name == "$in" and isinstance(argument, list) and argument and all(
                 isinstance(a, str) for a in argument):
             found &= Q(**{f"{column}__in": argument})
-        elif name == "$regex" and isinstance(argument, str) and _portable(argument):
-            options = condition.get("$options", "")
-            if options == "":
-                found &= Q(**{f"{column}__regex": argument})
-            elif options == "i":
-                found &= Q(**{f"{column}__iregex": argument})
-    return found
+        elif name == "$regex" and isinstance(argument, str) and _portable(argument) and (
+                condition.get("$options", "") in ("", "i")):
+            lookup = "regex" if condition.get("$options", "") == "" else "iregex"
+            found &= Q(**{f"{column}__{lookup}": argument})
+        elif name != "$options":
+            exact = False
+    return found, exact
 
 
-def sql_prefilter(query: dict, database: str) -> Q:
-    """A Q over QueryDocument's columns that every document matching ``query`` satisfies."""
+def sql_prefilter(query: dict, database: str) -> tuple[Q, bool]:
+    """(a Q over QueryDocument's columns that every document matching ``query`` satisfies,
+    whether it says all the query says — then SQL alone answers a count)."""
     columns = COLUMNS.get(database, {})
-    found = Q()
+    found, exact = Q(), True
     conjuncts = [query]
-    conjuncts += [c for c in query.get("$and", []) if isinstance(c, dict)] if isinstance(
-        query.get("$and"), list) else []
+    if isinstance(query.get("$and"), list):
+        conjuncts += [c for c in query["$and"] if isinstance(c, dict)]
+        exact = False
     for part in conjuncts:
         for key, condition in part.items():
             column = columns.get(key)
-            if column:
-                translated = _column_condition(column, condition)
-                if translated is not None:
-                    found &= translated
-    return found
+            translated, whole = _column_condition(column, condition) if column else (None, False)
+            if translated is not None:
+                found &= translated
+            exact = exact and whole
+    return found, exact

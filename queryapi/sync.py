@@ -144,9 +144,10 @@ def forget_item(item) -> None:
 
 
 def forget(kim_id: str, **scope) -> None:
-    QueryDocument.objects.filter(source=kim_id).delete()
-    if scope:
-        refresh_latest(**scope)
+    with transaction.atomic():
+        QueryDocument.objects.filter(source=kim_id).delete()
+        if scope:
+            refresh_latest(**scope)
 
 
 # -- receivers ----------------------------------------------------------------------------------

@@ -96,6 +96,12 @@ def test_sort_skip_limit_count_distinct_fields_flat(stored):
         "TR_000000000001_000", "TR_000000000002_000", "TR_000000000003_000"]
     assert uuids({}, sort="a.source-value", skip=1, limit=1) == ["TR_000000000002_000"]
     assert api.query({"database": "data", "query": {"short-name.source-value": "fcc"}, "count": True}) == 2
+    # A filter the indexed columns say whole is counted by SQL alone, with the same answer.
+    assert api.query({"database": "data", "query": {"meta.uuid": {"$regex": "^TR_0+[12]_"}},
+                      "count": True}) == 2
+    answer = api.run({"database": "data", "query": {"meta.uuid": {"$in": ["TR_000000000003_000"]}},
+                      "count": True})
+    assert (answer.result, answer.uuids) == (1, ["TR_000000000003_000"])
     assert api.query({"database": "data", "query": {}, "distinct": "species.source-value"}) == ["Al", "Cu", "Fe"]
     projected = api.query({"database": "data", "query": {"a.source-value": 4.05},
                            "fields": {"a.si-value": 1, "meta.uuid": 1}})
