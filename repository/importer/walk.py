@@ -41,7 +41,12 @@ class ImportReport:
 
 def item_folders(source_root: Path) -> list[Path]:
     """Every item folder below ``source_root``, drivers and properties first, tests in dependency order."""
-    ordered = []
+    return _ordered_folders(source_root)[0]
+
+
+def _ordered_folders(source_root: Path) -> tuple[list[Path], dict[Path, str]]:
+    """item_folders, and the test folders in (or behind) a dependency cycle → why refused."""
+    ordered, cycles = [], {}
     for kind in IMPORT_ORDER:
         kind_dir = source_root / kind
         if not kind_dir.is_dir():
@@ -54,8 +59,15 @@ def item_folders(source_root: Path) -> list[Path]:
                 logger.warning("skipping %s: not an item folder", entry)
                 continue
             entries.append(entry)
-        ordered.extend(_dependency_order(entries) if kind == "te" else entries)
-    return ordered
+        if kind == "te":
+            tests, stuck = _dependency_order(entries)
+            ordered.extend(tests + stuck)
+            names = ", ".join(sorted(f.name for f in stuck))
+            cycles.update({f: f"refused: dependency cycle among {names} (or waiting behind one)"
+                           for f in stuck})
+        else:
+            ordered.extend(entries)
+    return ordered, cycles
 
 
 def _lineage(folder: Path) -> str:
@@ -78,8 +90,8 @@ def _declared_lineages(folder: Path, by_name: dict[str, set[str]]) -> set[str]:
     return numbers
 
 
-def _dependency_order(folders: list[Path]) -> list[Path]:
-    """Tests after the tests they depend on (by lineage); folders in a cycle come last."""
+def _dependency_order(folders: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Tests after the tests they depend on (by lineage); and the folders in or behind a cycle."""
     by_number: dict[str, list[Path]] = {}
     by_name: dict[str, set[str]] = {}
     for folder in folders:
@@ -104,9 +116,8 @@ def _dependency_order(folders: list[Path]) -> list[Path]:
             remaining[dependent] -= 1
             if remaining[dependent] == 0:
                 ready.append(dependent)
-    # Lineages in a cycle: imported last; their missing dependencies get them rejected.
-    ordered.extend(f for n in by_number if remaining[n] > 0 for f in by_number[n])
-    return ordered
+    # Lineages in a cycle (or waiting behind one): imported last, each refused as such.
+    return ordered, [f for n in by_number if remaining[n] > 0 for f in by_number[n]]
 
 
 def _rejection_reason(exc: PipelineError, folder: Path) -> str:
@@ -150,8 +161,16 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
     if source_root == storage.repository_root():
         # The pipeline's own repository may simply be new: an empty one imports nothing.
         source_root.mkdir(parents=True, exist_ok=True)
+    if source_root.is_file():
+        raise PipelineImportError("this is a file; give the folder of a KIM repository (the one "
+                                  "holding te/, td/, mo/ …)", path=source_root)
     if not source_root.is_dir():
         raise PipelineImportError("the repository folder does not exist", path=source_root)
+    if (source_root != storage.repository_root()
+            and not any((source_root / kind).is_dir() for kind in IMPORT_ORDER)):
+        raise PipelineImportError(f"not a KIM repository: none of the kind folders "
+                                  f"{', '.join(k + '/' for k in IMPORT_ORDER)} is in it",
+                                  path=source_root)
     report = ImportReport()
     clean_partial_folders(storage.repository_root())
     if kim_collections:
@@ -160,8 +179,12 @@ def import_repository(source_root: Path | None = None, *, pending_models: bool =
 
         report.installed = register_installed_items()
     changed = []
-    folders = item_folders(source_root)
+    folders, cycles = _ordered_folders(source_root)
     for folder in tqdm(folders, desc="importing", unit="item", disable=not progress):
+        if folder in cycles:
+            report.rejected.append((folder, cycles[folder]))
+            logger.warning("rejected %s: %s", folder, report.rejected[-1][1])
+            continue
         try:
             item, action = import_one(folder, source_root=source_root, pending_models=pending_models)
         except (PipelineError, RecursionError, RuntimeError, ValueError, OSError,

@@ -113,6 +113,9 @@ def _write_rows(spec: ItemSpec, *, pending_models: bool):
                         kim_id, spec.property_id)
     upstream = []
     for text in spec.dependencies:
+        if kimcodes.is_kim_code(text) and kimcodes.parse_kim_code(text).number == spec.code.number:
+            raise reject(f"refused: dependency cycle: {kim_id} depends on its own lineage "
+                         f"({text})", spec.folder, kim_id)
         found = _resolve(Test, text, spec, "dependency: test")
         if found.number == spec.code.number:
             raise reject(f"depends on its own lineage ({text})", spec.folder, kim_id)

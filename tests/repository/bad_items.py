@@ -86,7 +86,7 @@ def dependency_cycle(source):
                         dependencies=["TE_000000000083"])
     b.item_2020(source, "Cycle__TE_000000000083_000", runner=True, template=True,
                 dependencies=["TE_000000000082"])
-    return first, "is not in the database"
+    return first, "dependency cycle among"
 
 def title_too_long(source):
     folder = b.item_2020(source, "Wordy__TE_000000000084_000", runner=True, template=True)
