@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from kimsite import config
+from repository.admin_grades import ApprovalDecisionInline, VerificationGradesMixin
 from repository.admin_lookups import (
     KIMItemForm,
     LatestPerPairFilter,
@@ -137,14 +138,15 @@ class ModelDriverAdmin(KIMItemAdmin):
 
 
 @admin.register(Model)
-class ModelAdmin(KIMItemAdmin):
+class ModelAdmin(VerificationGradesMixin, KIMItemAdmin):
     list_display = ("kim_id", "title", "kind", "driver_link", "species", "version", "is_latest",
                     "status", "collection", "updated_at")
     list_filter = ("kind", "status", SpeciesFilter, LatestVersionFilter, "source_format",
                    "collection")
     list_select_related = ("driver",)
     autocomplete_fields = ("driver",)
-    extra_readonly = ("kind", "collection")
+    extra_readonly = ("kind", "collection", "verification_grades")
+    inlines = (ApprovalDecisionInline,)
 
     @admin.display(description="model driver", ordering="driver__kim_id")
     def driver_link(self, obj):

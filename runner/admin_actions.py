@@ -8,11 +8,14 @@ says why, as a warning.
 from collections import Counter
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Q
+from django.template.response import TemplateResponse
 
 from repository.errors import PipelineError
 from repository.models import Model, Test, VerificationCheck, kim_obj
 from runner import director, jobs
+from runner.director import approval
 from runner.models import Job
 
 
@@ -48,15 +51,28 @@ def rerun(modeladmin, request, queryset):
 
 @admin.action(description="Approve (verification checks first), then run every matching test")
 def approve(modeladmin, request, queryset):
-    approved, held, made = [], [], 0
+    """Approve on the checks' grades; a model held by a mandatory check gets the override form
+    (the curator's reason), whose answer comes back here with ``override``."""
+    override, reason = request.POST.get("override") == "yes", request.POST.get("reason", "")
+    approved, held, refused, made = [], [], [], 0
     for item in queryset:
         if not isinstance(item, Model):
             modeladmin.message_user(request, f"{item.kim_id}: only models are approved here",
                                     messages.WARNING)
             continue
-        ok, report = director.approve_model(item)
-        (approved if ok else held).append(item.kim_id)
-        made += len(report.jobs)
+        try:
+            outcome = approval.approve(item, curator=request.user.get_username(),
+                                       override=override, reason=reason)
+        except PipelineError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+            continue
+        if outcome.approved:
+            approved.append(item.kim_id + (" (override)" if outcome.blocking else ""))
+        elif outcome.blocking:
+            refused.append((item, outcome.blocking))
+        else:
+            held.append(item.kim_id)
+        made += len(outcome.report.jobs)
     if approved:
         modeladmin.message_user(request, f"approved {', '.join(approved)}", messages.SUCCESS)
     if held:
@@ -64,6 +80,12 @@ def approve(modeladmin, request, queryset):
             request, f"still pending until their verification checks finish: {', '.join(held)}",
             messages.WARNING)
     modeladmin.message_user(request, f"{made} jobs queued", messages.INFO)
+    if refused:
+        return TemplateResponse(request, "admin/approve_override.html", {
+            **modeladmin.admin_site.each_context(request), "title": "Approve over failed checks?",
+            "opts": modeladmin.model._meta, "refused": refused,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME})
+    return None
 
 
 def _report_cancel(modeladmin, request, selected, count: int) -> None:

@@ -6,6 +6,7 @@ installed argon models. A runner (test or check) gets a folder with a no-op ``ru
 only when ``root`` (the repository) is given: most database-level tests need no files.
 """
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,11 @@ from repository.models import (
 
 #: The no-op runner script (reads the model name; can be slow or failing; logs start/finish).
 RUNNER_SCRIPT = Path(__file__).resolve().parent / "fixtures" / "pipeline" / "runner.sh.tpl"
+#: What a no-op check writes: a passing verification-check instance.
+CHECK_RESULTS = ('[{"property-id" "tag:tadmor@noreply.openkim.org,2017-02-01:property/verification-check"'
+                 ' "instance-id" 1 "vc-name" {"source-value" "noop"} "vc-description" {"source-value"'
+                 ' "a no-op check"} "vc-category" {"source-value" "mandatory"} "vc-grade-basis"'
+                 ' {"source-value" "passfail"} "vc-grade" {"source-value" "P"}}]')
 
 #: Argon models installed with Debian's openkim-models: real KIM API names the matcher accepts.
 AR_MODELS = [
@@ -73,6 +79,9 @@ def write_runner_folder(folder: Path, full_id: str, *, species=("Ar",), depends_
     folder.mkdir(parents=True, exist_ok=True)
     script = RUNNER_SCRIPT.read_text().format(
         kim_id=full_id, sleep=sleep, log=log or "", fail="1" if fail else "0")
+    if leader == "VC":  # a check grades the model: the no-op check passes it
+        script = re.sub(r"(<<'EDN'\n).*?(\nEDN\n)", lambda m: m[1] + CHECK_RESULTS + m[2], script,
+                        flags=re.DOTALL)
     runner = folder / "runner"
     runner.write_text(script)
     runner.chmod(runner.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

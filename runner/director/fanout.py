@@ -6,7 +6,7 @@ latest model it matches (checks gate approval); a new driver forces its items' p
 
 import logging
 
-from repository import matching
+from repository import grades, matching
 from repository.models import (
     Model,
     ModelDriver,
@@ -116,23 +116,36 @@ def submit_all(*, priority=Job.Priority.NORMAL, force: bool = False,
 
 def verification_pending(model: Model) -> list:
     """The checks a model matches that have no current outcome for it yet."""
-    checks = [r for r in _runners_for(model) if isinstance(r, VerificationCheck)]
+    checks = checks_for(model)
     current = current_outcome_keys(checks, [model])
     return [c for c in checks if outcome_key(c, model) not in current]
 
 
-def approve_model(model: Model, *, priority=Job.Priority.NORMAL,
-                  require_checks: bool = True) -> tuple[bool, SubmitReport]:
+def checks_for(model: Model) -> list:
+    """The latest checks the model matches (those that gate its approval)."""
+    return [r for r in _runners_for(model) if isinstance(r, VerificationCheck)]
+
+
+def approve_model(model: Model, *, priority=Job.Priority.NORMAL, require_checks: bool = True,
+                  override: bool = False) -> tuple[bool, SubmitReport]:
     """Approve a pending model once its checks have run; then it runs against every test.
 
     With checks still missing, the model stays pending and the missing checks are queued
-    (ahead of anything normal), so a curator approves on evidence.
+    (ahead of anything normal), so a curator approves on evidence. A mandatory check that has
+    not passed keeps it pending too, unless ``override`` (runner.director.approval records who
+    and why).
     """
     missing = verification_pending(model) if require_checks else []
     if missing:
         report = submit_pairs([(c, model) for c in missing], priority=higher(priority),
                               reason=f"checks before approving {model.kim_id}")
         report.notes.append(f"{model.kim_id} stays pending: {len(missing)} checks not finished")
+        return False, report
+    held = grades.blocking(grades.check_grades(model, checks_for(model))) if require_checks else []
+    if held and not override:
+        report = SubmitReport()
+        report.notes.append(f"{model.kim_id} stays pending: mandatory checks not passed: "
+                            + ", ".join(f"{row.check.kim_id} ({row.grade})" for row in held))
         return False, report
     model.status = Status.APPROVED
     model.save(update_fields=["status", "updated_at"])
