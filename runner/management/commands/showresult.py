@@ -1,4 +1,4 @@
-"""``manage.py showresult ID``: a kept result or error with its provenance."""
+"""``manage.py showresult ID`` or ``showresult TEST MODEL``: a kept outcome with its provenance."""
 
 from pathlib import Path
 
@@ -6,23 +6,44 @@ from django.core.management.base import BaseCommand, CommandError
 
 from repository import kimcodes
 from repository.cli import add_json_flag, resolve, write_json
-from repository.models import Error, TestResult, VerificationResult
+from repository.models import (
+    Error,
+    Model,
+    Test,
+    TestResult,
+    VerificationCheck,
+    VerificationResult,
+    latest_outcome,
+)
 from runner.management.commands.runpair import print_summary
 from runner.summary import outcome_summary
 
 
 class Command(BaseCommand):
-    help = "Show a Test Result, Verification Result or Error (TR_…, VR_…, ER_…) and where it came from."
+    help = ("Show a Test Result, Verification Result or Error (TR_…, VR_…, ER_…), or the current "
+            "outcome of a pair (TEST MODEL), and where it came from.")
 
     def add_arguments(self, parser):
-        parser.add_argument("kim_id", help="TR, VR or ER KIM ID")
+        parser.add_argument("kim_id", help="TR, VR or ER KIM ID, or a test or check (then MODEL)")
+        parser.add_argument("model", nargs="?",
+                            help="with a test or check: the model; shows the pair's current outcome")
         add_json_flag(parser)
 
     def handle(self, *args, **options):
         text = options["kim_id"]
-        if not kimcodes.is_kim_code(text) or kimcodes.parse_kim_code(text).leader not in kimcodes.RESULT_LEADERS:
-            raise CommandError(f"{text!r} is not the KIM ID of a result or an error (TR_, VR_, ER_)")
-        outcome = resolve(text, (TestResult, VerificationResult, Error), "result or error")
+        if options["model"]:
+            runner_item = resolve(text, (Test, VerificationCheck), "test or verification check")
+            model = resolve(options["model"], (Model,), "model")
+            outcome = latest_outcome(runner_item, model)
+            if outcome is None:
+                raise CommandError(f"{runner_item.kim_id} × {model.kim_id} has no current outcome; "
+                                   "runpair runs it")
+        elif not kimcodes.is_kim_code(text) or \
+                kimcodes.parse_kim_code(text).leader not in kimcodes.RESULT_LEADERS:
+            raise CommandError(f"{text!r} is not the KIM ID of a result or an error (TR_, VR_, "
+                               "ER_); a test or check needs a model: showresult TEST MODEL")
+        else:
+            outcome = resolve(text, (TestResult, VerificationResult, Error), "result or error")
         summary = outcome_summary(outcome)
         if options["json"]:
             write_json(self.stdout, summary)
