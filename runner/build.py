@@ -20,7 +20,7 @@ from django.utils import timezone
 from kimsite import config
 from repository import kimapi, storage
 from repository.errors import PipelineBuildError
-from runner import formats, owners, processes
+from runner import formats, owners, sandbox
 
 logger = logging.getLogger("pipeline.runner")
 
@@ -41,12 +41,22 @@ def executable_name(item) -> str:
     return formats.of(item).executable_name(item)
 
 
-def _run_step(command: list[str], cwd: Path, env: dict) -> tuple[int, str]:
-    """Run one build step in its own process group; kill the group past BUILD_TIMEOUT."""
+def _run_step(command: list[str], cwd: Path, env: dict, readable=()) -> tuple[int, str]:
+    """Run one build step sandboxed (``cwd`` writable) in its own process group; kill the group
+    past BUILD_TIMEOUT."""
     limit = settings.BUILD_TIMEOUT
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=processes.child_setup())
+    box = sandbox.Sandbox(scratch=cwd, readable=[config.KIM_API_DIR, *readable])
+    box.prepare()
+    try:
+        process = box.run(command, cwd=cwd, env=sandbox.environment(env, cwd / ".home"),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True)
+        return _finish_step(process, limit)
+    finally:
+        box.release()
+
+
+def _finish_step(process: subprocess.Popen, limit: int) -> tuple[int, str]:
     try:
         output, _ = process.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
@@ -79,7 +89,7 @@ def _build(item, area: Path) -> tuple[Path | None, str]:
     log = []
     for command in steps:
         log.append(f"$ {' '.join(command)}\n")
-        code, output = _run_step(command, area, env)
+        code, output = _run_step(command, area, env, readable=[Path(item.path)])
         log.append(output)
         if code != 0:
             log.append(f"[exit status {code}]\n")

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from repository.errors import InvalidKIMID, PipelineBuildError, PipelineEDNError
 from repository.matching import forget_verdicts
 from repository.models import Error, Model, ModelDriver
 from runner import build as runner_build
-from runner import owners, processes
+from runner import owners, sandbox
 from runner.models import Build
 
 log = logging.getLogger("pipeline.install")
@@ -199,6 +200,10 @@ def _staging_area():
         shutil.rmtree(staging, ignore_errors=True)
 
 
+#: The build's own variables, kept besides the sandbox's allowlist.
+KEPT_VARIABLES = ("TMPDIR", "KIM_API_MODEL_DRIVERS_DIR")
+
+
 def _build_in_staging(folder: Path, kim_id: str, kind: str, staging: Path) -> tuple[str, Path]:
     env = kimapi.subprocess_environment()
     env["KIM_API_CONFIGURATION_FILE"] = str(staging / "config")
@@ -209,16 +214,28 @@ def _build_in_staging(folder: Path, kim_id: str, kind: str, staging: Path) -> tu
         # Drivers already in the pipeline's collection are seen as the "environment" collection.
         env["KIM_API_MODEL_DRIVERS_DIR"] = str(kimapi.collection_dir("model-driver").resolve())
     command = [TOOL, "install", "user", str(folder)]
-    try:
-        process = subprocess.run(command, cwd=staging / "cwd", env=env, capture_output=True,
-                                 text=True, timeout=settings.BUILD_TIMEOUT,
-                                 preexec_fn=processes.child_setup())
-    except FileNotFoundError:
+    if shutil.which(TOOL) is None:
         raise PipelineBuildError(f"{TOOL} is not installed (apt-get install libkim-api-dev)",
-                                 kim_id=kim_id) from None
+                                 kim_id=kim_id)
+    # Sandboxed: the staging collection writable, the source and the collections read-only.
+    box = sandbox.Sandbox(scratch=staging, readable=[folder, kimapi.api_dir()])
+    box.prepare()
+    try:
+        with box.run(command, cwd=staging / "cwd", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True, start_new_session=True,
+                     env=sandbox.environment(env, staging / "tmp", keep=KEPT_VARIABLES)) as started:
+            try:
+                out, err = started.communicate(timeout=settings.BUILD_TIMEOUT)
+            except BaseException:
+                os.killpg(started.pid, signal.SIGKILL)
+                started.communicate()
+                raise
+        process = subprocess.CompletedProcess(command, started.returncode, out, err)
     except subprocess.TimeoutExpired:
         raise PipelineBuildError(f"the build took more than {settings.BUILD_TIMEOUT} s and was stopped",
                                  kim_id=kim_id, path=folder) from None
+    finally:
+        box.release()
     build_log = f"$ {' '.join(command)}\n{process.stdout}{process.stderr}"
     staged = staging / kimapi.COLLECTION_FOLDERS[kind] / kim_id
     if process.returncode != 0 or not staged.is_dir():

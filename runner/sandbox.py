@@ -13,12 +13,15 @@ import os
 import re
 import resource
 import shutil
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from runner.processes import child_setup
 
 #: Variables a run keeps from the worker's environment; everything else (DATABASE_URL,
 #: KIM_DIR, KIM_REPOSITORY_DIR, SECRET_KEY, REDIS_URL …) is dropped.
@@ -49,9 +52,9 @@ def bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
-def environment(env: dict, home: Path) -> dict:
-    """The allowlisted environment of a run, HOME in its scratch folder."""
-    kept = {name: env[name] for name in ALLOWED_VARIABLES if name in env}
+def environment(env: dict, home: Path, keep=()) -> dict:
+    """The allowlisted environment of a run (and the ``keep`` names), HOME in its scratch folder."""
+    kept = {name: env[name] for name in (*ALLOWED_VARIABLES, *keep) if name in env}
     kept["HOME"] = str(home)
     kept.setdefault("LANG", "C.UTF-8")
     kept["MPLCONFIGDIR"] = str(home / ".matplotlib")
@@ -149,6 +152,11 @@ class Sandbox:
             return 0
         found = re.search(r"max\s+(\d+)", text)
         return int(found[1]) if found else 0
+
+    def run(self, argv: list[str], **popen) -> subprocess.Popen:
+        """Start ``argv`` in this sandbox (a build step): limits applied, PDEATHSIG set."""
+        return subprocess.Popen(self.command(argv), preexec_fn=child_setup(self.apply_limits),
+                                **popen)
 
     def release(self) -> None:
         self.refused = self.processes_refused()
