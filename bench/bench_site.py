@@ -164,6 +164,8 @@ def main() -> int:
     parser.add_argument("--baseline-models", type=int, default=20)
     parser.add_argument("--baseline-tests", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the scratch database (its name is printed) for EXPLAIN")
     args = parser.parse_args()
     reason = postgres_unreachable()
     if reason:
@@ -212,7 +214,10 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        drop_postgres_database(name)
+        if args.keep:
+            print(f"kept database {name}")
+        else:
+            drop_postgres_database(name)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,22 @@ def test_home_page_lists_recent_results_newest_first(client):
     text = client.get("/").content.decode()
     order = [text.index(f"TR_00000000000{n}_000") for n in (2, 3, 1)]
     assert order == sorted(order)
+
+
+def test_a_big_result_table_is_estimated_on_postgresql_and_counted_elsewhere(client, monkeypatch):
+    from django.db import connection
+
+    from public.views import home
+
+    test, model = make_test(), make_model()
+    for number in range(1, 4):
+        make_result(test, model, number)
+    monkeypatch.setattr(home, "ESTIMATE_ABOVE", 2)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE repository_testresult")
+        assert home.row_count(home.TestResult) == (3, True)
+        assert "about 3 test results" in client.get("/").content.decode()
+    else:
+        assert home.row_count(home.TestResult) == (3, False)
+        assert "1 models, 3 test results" in client.get("/").content.decode()
