@@ -42,8 +42,14 @@ def _bounded_sql(seconds: float):
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                cursor.execute("SHOW statement_timeout")
+                (previous,) = cursor.fetchone()
                 cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(seconds * 1000))])
             yield
+            # SET LOCAL outlives a released savepoint: an enclosing transaction gets its own
+            # timeout back (a failed query's savepoint rollback undoes the SET by itself).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
         elif connection.vendor == "sqlite":
             connection.ensure_connection()
             raw = connection.connection

@@ -42,3 +42,16 @@ def test_a_query_past_its_time_stops(many, settings):
     settings.QUERY_TIMEOUT = 1e-6
     with pytest.raises(QueryLimitExceeded, match="took more than"):
         api.query({"database": "data", "query": {"n": -1}})
+
+
+def test_the_time_bound_ends_with_the_query(many):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's (the suite runs again on PostgreSQL)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()
+        api.query({"database": "data", "query": {"n": 3}})
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == before
