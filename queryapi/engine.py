@@ -92,8 +92,13 @@ def run_query(params: dict) -> QueryAnswer:
         rows = rows.filter(latest=True)
     if params.get("count") and exact:
         # The columns say all the filter says: SQL counts, and names the results it counted.
-        uuids = sorted(set(rows.values_list("source", flat=True))) if database == "data" else []
-        return QueryAnswer(rows.count(), uuids)
+        try:
+            with _bounded_sql(settings.QUERY_TIMEOUT):
+                uuids = sorted(set(rows.values_list("source", flat=True))) if database == "data" else []
+                return QueryAnswer(rows.count(), uuids)
+        except OperationalError as exc:
+            raise QueryLimitExceeded(f"the query took more than {settings.QUERY_TIMEOUT} s "
+                                     f"({exc})") from exc
     found = _matching_documents(rows, matches, wanted=wanted)
     uuids = list(dict.fromkeys(d["meta"]["uuid"] for d in found
                                if isinstance(d.get("meta"), dict) and "uuid" in d["meta"]))
