@@ -16,6 +16,7 @@ a count of one runner's documents; the baseline reads every document and matches
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -229,13 +230,14 @@ def child(backend: str, instances: int, repeat: int) -> None:
         setup_django(scratch, database_url=database_url)
         print("REPORT " + json.dumps(measure(backend, instances, repeat)), flush=True)
     finally:
-        if backend == "postgres":
-            from django.db import connections
+        from django.db import connections
 
-            connections.close_all()
+        connections.close_all()
+        if backend == "postgres":
             from tests.fixtures.pipeline.site import drop_postgres_database
 
             drop_postgres_database(name)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:
