@@ -144,6 +144,11 @@ def test_kim_collections_are_reported_in_a_sentence_and_installitems_says_unchan
     sentence = out.splitlines()[0]
     assert sentence.startswith("KIM API collections: ") and sentence.endswith(".")
     assert "{" not in sentence and "portable models" in sentence and "skipped (" in sentence
+    detail, _ = run("importrepo", "--kim-collections", "--no-progress", verbosity=2)
+    skipped = [line for line in detail.splitlines() if line.startswith("  skipped ")]
+    said = int(detail.splitlines()[0].split("; ")[1].split(" skipped")[0])
+    assert len(skipped) == said > 0, "-v 2 names each item skipped"
+    assert any("its name is not a KIM ID" in line for line in skipped)
     test = made_test("Named__TE_000000000794_000", {
         "Makefile": "runner:\n\tprintf '#!/bin/sh\\nexit 0\\n' > runner; chmod +x runner\n",
         "pipeline.stdin.tpl": ""})

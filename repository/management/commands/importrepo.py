@@ -5,10 +5,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from repository import storage
-from repository.errors import PipelineImportError
+from repository import kimapi, kimcodes, storage
+from repository.errors import InvalidKIMID, PipelineImportError
 from repository.importer import import_repository
 from repository.importer.outcome_folders import reconcile_outcome_folders
+from repository.models import Model, ModelDriver
 
 
 def collections_sentence(counts: dict) -> str:
@@ -19,6 +20,24 @@ def collections_sentence(counts: dict) -> str:
             f"model drivers): {counts['created']} registered, {counts['updated']} updated, "
             f"{counts['unchanged']} unchanged; {counts['skipped']} skipped (not KIM IDs, or "
             f"second names of one item); {counts['uninstalled']} no longer installed.")
+
+
+def skipped_installed() -> list[tuple[str, str]]:
+    """The installed KIM API items that have no row of their own, each with why (``-v 2``)."""
+    registered = set(Model.objects.values_list("kim_id", flat=True)) | \
+        set(ModelDriver.objects.values_list("kim_id", flat=True))
+    skipped = []
+    for item in kimapi.installed_items():
+        if item.name in registered:
+            continue
+        try:
+            code = kimcodes.parse_kim_code(item.name, require_version=True, require_name=True)
+        except InvalidKIMID:
+            skipped.append((item.name, "its name is not a KIM ID (Name__LL_DDDDDDDDDDDD_VVV)"))
+            continue
+        skipped.append((item.name, f"another name of {code.leader}_{code.number}_"
+                                   f"{code.version:03d}, which is registered once"))
+    return sorted(skipped)
 
 
 class Command(BaseCommand):
@@ -50,6 +69,8 @@ class Command(BaseCommand):
             raise CommandError(f"--kim-collections needs repository.installed: {exc}") from exc
         if kim_collections:
             self.stdout.write(collections_sentence(report.installed))
+            for name, why in skipped_installed() if options["verbosity"] > 1 else ():
+                self.stdout.write(f"  skipped {name}: {why}")
         for kim_id, warning in report.warnings:
             self.stderr.write(f"warning: {kim_id}: {warning}")
         for folder, reason in report.rejected:
