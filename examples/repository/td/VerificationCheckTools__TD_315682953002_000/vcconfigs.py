@@ -20,8 +20,7 @@ def portable_model_species(model: str) -> list:
     """The species the KIM API says the model supports (kim_tools' helper); a model that is not
     a portable model cannot be computed here (ASE would need the simulator)."""
     import kimpy
-    from kim_tools.vc import get_kim_model_supported_species_and_codes
-    from vcharness import NotApplicable
+    from vcharness import NotApplicable, kim_tools_part
 
     collections = kimpy.collections.create()
     try:
@@ -32,7 +31,7 @@ def portable_model_species(model: str) -> list:
         raise NotApplicable(f"{model} is a {item_type}, not a portable model; "
                             "its simulator is not run by these checks")
     kim_model = BareModel(model).kim_model
-    return sorted(get_kim_model_supported_species_and_codes(None, kim_model))
+    return sorted(kim_tools_part("vc").get_kim_model_supported_species_and_codes(None, kim_model))
 
 
 def calculator(model: str, release_gil: bool = False):
@@ -101,10 +100,11 @@ def crystal(structure: str, nn: float, size=(2, 2, 2), pbc=False):
 
 def perturbed(atoms, species: list, amplitude: float, seed: int = SEED):
     """Species spread over the sites and positions displaced, both seeded (kim_tools' helpers)."""
-    from kim_tools import randomize_positions, randomize_species
+    from vcharness import kim_tools_part
 
-    randomize_species(atoms, species, seed=seed)
-    randomize_positions(atoms, amplitude, seed=seed)
+    ase_tools = kim_tools_part("ase")
+    ase_tools.randomize_species(atoms, species, seed=seed)
+    ase_tools.randomize_positions(atoms, amplitude, seed=seed)
     return atoms
 
 
