@@ -169,6 +169,7 @@ def test_counts_and_choices_are_validated_by_argparse():
 
 
 MY_COMMANDS = ("runpair", "pipelinestatus", "submit", "runpending", "showresult", "installitems",
+               "schedulepipeline",
                "importrepo", "matches", "errors", "items", "results")
 
 

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from repository.cli import positive_int
 from runner import tasks
 
 
@@ -8,12 +9,17 @@ class Command(BaseCommand):
             "(RSYNC_ADDRESS) the sync and publication schedules; safe to run again.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--scan-minutes", type=int, default=10)
-        parser.add_argument("--reconcile-minutes", type=int, default=2)
-        parser.add_argument("--sync-minutes", type=int, default=5,
-                            help="push what waits, pull new items and submit their jobs")
-        parser.add_argument("--publish-minutes", type=int, default=10,
-                            help="move whole results REAL_WRITE → REAL_READ")
+        parser.add_argument("--scan-minutes", type=positive_int, default=10,
+                            help="minutes between scans of the repository for new or changed "
+                                 "items (default: 10)")
+        parser.add_argument("--reconcile-minutes", type=positive_int, default=2,
+                            help="minutes between reconcile passes: expired leases, stale "
+                                 "results (default: 2)")
+        parser.add_argument("--sync-minutes", type=positive_int, default=5,
+                            help="push what waits, pull new items and submit their jobs "
+                                 "(default: 5)")
+        parser.add_argument("--publish-minutes", type=positive_int, default=10,
+                            help="move whole results REAL_WRITE → REAL_READ (default: 10)")
 
     def handle(self, scan_minutes, reconcile_minutes, sync_minutes, publish_minutes, **options):
         made = tasks.ensure_schedules(scan_minutes=scan_minutes, reconcile_minutes=reconcile_minutes)
