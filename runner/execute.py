@@ -5,6 +5,7 @@ the executable in a fresh scratch folder under a wall-clock limit (``runner.proc
 keep a TestResult / VerificationResult or a categorised Error (``runner.results``).
 """
 
+import errno
 import logging
 import os
 import shutil
@@ -67,7 +68,11 @@ def _make_scratch(runner_item, model) -> Path:
     root = owners.owner_scratch()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{runner_item.kim_id}__{model.kim_id}.", dir=root))
-    shutil.copytree(runner_item.path, scratch, symlinks=True, dirs_exist_ok=True)
+    try:
+        shutil.copytree(runner_item.path, scratch, symlinks=True, dirs_exist_ok=True)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)  # no half copy left behind (a full disk)
+        raise
     output = scratch / "output"
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir()
@@ -168,9 +173,15 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     rendered = template.render_input(runner_item, model)
     run.stdin_text, run.upstream = rendered.text, rendered.upstream
 
-    run.scratch = _make_scratch(runner_item, model)
-    stdin_path = run.scratch / formats.of(runner_item).rendered_file
-    stdin_path.write_text(rendered.text, encoding="utf-8")
+    try:
+        run.scratch = _make_scratch(runner_item, model)
+        stdin_path = run.scratch / formats.of(runner_item).rendered_file
+        stdin_path.write_text(rendered.text, encoding="utf-8")
+    except (OSError, shutil.Error) as exc:
+        if errno.ENOSPC not in (getattr(exc, "errno", None), *_errnos(exc)):
+            raise
+        raise PipelineResourceError(f"the disk of the scratch folder is full: {exc}"[:500],
+                                    kim_id=runner_item.kim_id) from exc
     executable = executable_of(runner_item, run.scratch, built)
     # The scratch copy is removed after the run: record the name in the item, or the build.
     run.executable = str(built) if built is not None else executable.name
@@ -238,6 +249,12 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
         return _error(run, heartbeat, Error.Category.INVALID_RESULTS, str(exc))
     _renewed(heartbeat)
     return results.record_result(run, found)
+
+
+def _errnos(exc) -> list:
+    """The errnos of a shutil.Error's list of (source, target, reason) failures."""
+    failures = exc.args[0] if isinstance(exc, shutil.Error) and exc.args else []
+    return [errno.ENOSPC for *_, why in failures if "No space left" in str(why)]
 
 
 def _head(path: Path) -> str:

@@ -200,7 +200,7 @@ def _drain(stream, path: Path, limit: int, record: dict) -> None:
     """Copy a pipe to a file up to ``limit`` bytes; read and drop the rest so the child never blocks."""
     seen = kept = 0
     fd = stream.fileno()
-    with open(path, "wb") as out:
+    with open(path, "wb", buffering=0) as out:  # unbuffered: a full disk fails in write()
         while True:
             try:
                 chunk = os.read(fd, 1 << 16)
@@ -211,8 +211,11 @@ def _drain(stream, path: Path, limit: int, record: dict) -> None:
             seen += len(chunk)
             if kept < limit:
                 part = chunk[: limit - kept]
-                out.write(part)
-                kept += len(part)
+                try:
+                    out.write(part)
+                    kept += len(part)
+                except OSError as exc:  # a full disk: keep reading, or the runner blocks
+                    limit, record["write_error"] = kept, exc.strerror or str(exc)
     record.update(bytes=seen, kept=kept, truncated=seen > kept)
 
 

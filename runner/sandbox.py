@@ -38,6 +38,8 @@ ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 SANDBOX_UID = 65534
 #: What a run prints when a write fails under RLIMIT_FSIZE (pid 1 ignores SIGXFSZ: EFBIG).
 FILE_SIZE_WORDS = re.compile(r"File too large|EFBIG")
+#: What a run prints when the scratch folder's disk is full.
+DISK_WORDS = re.compile(r"No space left on device|ENOSPC|Disk quota exceeded")
 #: What a run prints when an allocation fails under RLIMIT_AS.
 MEMORY_WORDS = re.compile(r"MemoryError|std::bad_alloc|Cannot allocate memory|out of memory",
                           re.IGNORECASE)
@@ -181,6 +183,15 @@ def folder_size(folder: Path, stop: int) -> int:
     return total
 
 
+def _disk_full(folder: Path) -> bool:
+    """The scratch folder's file system has (next to) no block left for an unprivileged writer."""
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < 64 * 1024
+
+
 def start_failure(exit_code: int | None, stderr_head: str) -> str | None:
     """bwrap's report that the runner could not be executed (a bad interpreter line…), or None."""
     first = stderr_head.splitlines()[0] if stderr_head.strip() else ""
@@ -194,6 +205,9 @@ def limit_reached(run, stderr_tail: str, sandbox: Sandbox) -> str | None:
     exit_code = run.exit_code
     if exit_code in (-25, 153) or FILE_SIZE_WORDS.search(stderr_tail or ""):  # SIGXFSZ, 128 + it
         return f"a file reached RUNNER_FILE_SIZE_LIMIT ({settings.RUNNER_FILE_SIZE_LIMIT} bytes)"
+    if DISK_WORDS.search(stderr_tail or "") or _disk_full(sandbox.scratch) or any(
+            "write_error" in stream for stream in (run.output or {}).values()):
+        return "the disk of its scratch folder is full"
     if MEMORY_WORDS.search(stderr_tail or ""):
         return f"memory ran out under RUNNER_MEMORY_LIMIT ({settings.RUNNER_MEMORY_LIMIT} bytes)"
     if sandbox.refused:
