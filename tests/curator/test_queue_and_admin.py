@@ -191,7 +191,8 @@ def test_data_commands_speak_json(pair):
     test, model = pair
     factories.make_result(test, model, 908)
     for args in (("items", "--kind", "te"), ("results", test.kim_id), ("errors",),
-                 ("pipelinestatus",), ("submit", test.kim_id)):
+                 ("pipelinestatus",), ("submit", test.kim_id), ("importrepo", "--no-progress"),
+                 ("runpending", "--no-progress"), ("matches", test.kim_id, "--no-kimapi")):
         data = json.loads(run(*args, "--json")[0])
         assert data is not None
     rows = json.loads(run("results", model.kim_id, "--json")[0])

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from repository import kimapi, kimcodes, storage
+from repository.cli import add_json_flag, write_json
 from repository.errors import InvalidKIMID, PipelineImportError
 from repository.importer import import_repository
 from repository.importer.outcome_folders import reconcile_outcome_folders
@@ -50,10 +51,12 @@ class Command(BaseCommand):
         parser.add_argument("--pending", action="store_true",
                             help="Mark imported models pending (they run only the verification checks) "
                                  "(default: approved).")
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar (default: a bar when stderr is a terminal).")
+        parser.add_argument("--no-progress", action="store_true",
+                            help="No progress bar (default: a bar when stderr is a terminal).")
         parser.add_argument("--kim-collections", action="store_true",
                             help="Also register the items installed in the KIM API collections "
                                  "(default: only the folders).")
+        add_json_flag(parser)
 
     def handle(self, *args, path, pending, no_progress, kim_collections, **options):
         source_root = path or storage.repository_root()
@@ -67,6 +70,18 @@ class Command(BaseCommand):
         except ImportError as exc:
             # Only --kim-collections imports anything here: repository.installed is missing or broken.
             raise CommandError(f"--kim-collections needs repository.installed: {exc}") from exc
+        outcomes = reconcile_outcome_folders()
+        if options["json"]:
+            write_json(self.stdout, {
+                "source": str(source_root), "created": report.created, "updated": report.updated,
+                "unchanged": report.unchanged, "installed": report.installed,
+                "rejected": [{"path": str(f), "reason": r} for f, r in report.rejected],
+                "warnings": [{"kim_id": k, "message": w} for k, w in report.warnings],
+                "recreated": outcomes.recreated,
+                "without_folder": [k for k, _ in outcomes.without_folder]})
+            if report.rejected:
+                raise CommandError(f"{len(report.rejected)} item(s) rejected", returncode=1)
+            return
         if kim_collections:
             self.stdout.write(collections_sentence(report.installed))
             for name, why in skipped_installed() if options["verbosity"] > 1 else ():
@@ -76,7 +91,6 @@ class Command(BaseCommand):
         for folder, reason in report.rejected:
             self.stderr.write(f"rejected {folder}: {reason}")
         self.stdout.write(f"importrepo {source_root}: {report.summary()}")
-        outcomes = reconcile_outcome_folders()
         if outcomes.recreated:
             self.stdout.write(f"recreated the rows of {len(outcomes.recreated)} outcome folders "
                               f"that had none: {', '.join(outcomes.recreated)}")
