@@ -25,7 +25,7 @@ from tqdm import tqdm
 from repository.errors import PipelineDependencyError, PipelineError
 from repository.kimcodes import parse_kim_code
 from repository.models import Model, Test, TestResult, VerificationCheck, latest_outcome
-from runner import checks, cleanup, director, execute
+from runner import checks, cleanup, director, execute, pairs
 from runner.dispatch import dispatch
 from runner.models import Job
 
@@ -238,7 +238,9 @@ def complete(job: Job, owner: str, outcome, *, dispatch_released: bool = True) -
 
 
 def after_outcome(job: Job, outcome, *, dispatch_released: bool = True) -> None:
-    """A result landed: stale its downstream results, then release the jobs waiting for it."""
+    """An outcome landed: it supersedes the pair's older outcomes for the same versions (a forced
+    re-run); a result stales its downstream results; then the jobs waiting for it are released."""
+    pairs.supersede(outcome)
     if isinstance(outcome, TestResult):
         director.upstream_changed(outcome, dispatch=dispatch_released)
     release_and_dispatch(job.subject_kim_id, dispatch_released=dispatch_released)

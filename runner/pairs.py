@@ -67,6 +67,8 @@ def current_for_versions(runner_item, model: Model):
 def supersede(outcome) -> list[str]:
     """Mark every other non-stale outcome of ``outcome``'s pair and versions stale; their IDs."""
     runner_item = outcome.runner
+    if runner_item is None:
+        return []  # a failed item build belongs to no pair
     marked = []
     for table in outcome_tables(runner_item.leader):
         rows = (table.filter(runner_number=outcome.runner_number,

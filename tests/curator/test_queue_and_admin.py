@@ -216,3 +216,20 @@ def test_results_show_key_values_with_units(pair):
                          value=4.05, unit="angstrom")
     out, _ = run("results", model.kim_id, "--property", "p")
     assert out.splitlines()[0] == f"{result.kim_id} {test.kim_id} × {model.kim_id}: p: a=4.05 angstrom"
+
+
+@pytest.mark.kimapi
+def test_a_forced_rerun_through_the_queue_supersedes_the_old_outcome(pair):
+    from repository.models import TestResult
+
+    test, model = pair
+    run("submit", test.kim_id)
+    run("runpending", "--no-progress")
+    first = TestResult.objects.get()
+    out, _ = run("submit", test.kim_id, "--force")
+    assert "1 new jobs" in out
+    run("runpending", "--no-progress")
+    first.refresh_from_db()
+    newer = TestResult.objects.exclude(pk=first.pk).get()
+    assert first.stale and not newer.stale
+    assert list(TestResult.objects.current().values_list("kim_id", flat=True)) == [newer.kim_id]
