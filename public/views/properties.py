@@ -11,9 +11,8 @@ from repository import kimcodes
 from repository.models import Property, Test
 
 
-def _identity(test, property_name: str) -> dict:
-    """The identifying keys (species, structure) of the test's results for this property."""
-    pairs = dict(values.properties_of_test(test)).get(property_name, [])
+def _identity(pairs) -> dict:
+    """The identifying keys (species, structure) among a result's (key, value) pairs."""
     return {k: v for k, v in pairs if k in references.IDENTIFYING_KEYS}
 
 
@@ -30,7 +29,7 @@ def context_for(request, short_name: str) -> dict:
         test = next((t for t in tests if t.number == number), None)
     else:
         test = tests[0] if tests else None
-    key, points, rows, plot, keys = None, [], [], None, []
+    key, points, rows, plot, keys, pairs = None, [], [], None, [], []
     if test is not None:
         pairs = dict(values.properties_of_test(test)).get(short_name, [])
         keys = [k for k, v in pairs if values.is_number(v) and k not in values.CONDITION_KEYS]
@@ -38,7 +37,7 @@ def context_for(request, short_name: str) -> dict:
     if key:
         points = values.points_for_test(test, short_name, key)
         unit = points[0].unit if points else ""
-        found = references.references_for(short_name, key, _identity(test, short_name), unit,
+        found = references.references_for(short_name, key, _identity(pairs), unit,
                                           species=test.species)
         reference = found[0][1].value if found else None
         for point in sorted(points, key=lambda p: p.value):
