@@ -37,19 +37,19 @@ def _report_each(modeladmin, request, queryset, decide) -> None:
         modeladmin.message_user(request, error, messages.ERROR)
 
 
-@admin.action(description="Run against everything matching (pairs without a current result)")
+@admin.action(description="Run against everything matching (pairs without a current result)", permissions=["change"])
 def run_all_matching(modeladmin, request, queryset):
     _report_each(modeladmin, request, queryset, lambda item: director.on_item_changed(
         item, reason=f"curator {request.user}: run all matching {item.kim_id}"))
 
 
-@admin.action(description="Re-run everything matching, even pairs with a current result")
+@admin.action(description="Re-run everything matching, even pairs with a current result", permissions=["change"])
 def rerun(modeladmin, request, queryset):
     _report_each(modeladmin, request, queryset, lambda item: director.on_item_changed(
         item, force=True, reason=f"curator {request.user}: re-run {item.kim_id}"))
 
 
-@admin.action(description="Approve (verification checks first), then run every matching test")
+@admin.action(description="Approve (verification checks first), then run every matching test", permissions=["change"])
 def approve(modeladmin, request, queryset):
     """Approve on the checks' grades; a model held by a mandatory check gets the override form
     (the curator's reason), whose answer comes back here with ``override``."""
@@ -100,14 +100,14 @@ def _report_cancel(modeladmin, request, selected, count: int) -> None:
                                      f"be cancelled, and these are {left}", messages.WARNING)
 
 
-@admin.action(description="Cancel this item's jobs that have not started")
+@admin.action(description="Cancel this item's jobs that have not started", permissions=["change"])
 def cancel(modeladmin, request, queryset):
     ids = [item.kim_id for item in queryset]
     selected = Job.objects.filter(Q(runner_kim_id__in=ids) | Q(subject_kim_id__in=ids))
     _report_cancel(modeladmin, request, selected, jobs.cancel(selected))
 
 
-@admin.action(description="Cancel the selected jobs that have not started")
+@admin.action(description="Cancel the selected jobs that have not started", permissions=["change"])
 def cancel_jobs(modeladmin, request, queryset):
     _report_cancel(modeladmin, request, queryset, jobs.cancel(queryset))
 
@@ -134,7 +134,7 @@ def _rerun(modeladmin, request, named: list[tuple[str, str]], reason: str) -> No
         modeladmin.message_user(request, f"not re-run: {text}", messages.WARNING)
 
 
-@admin.action(description="Run the selected pairs again")
+@admin.action(description="Run the selected pairs again", permissions=["change"])
 def rerun_jobs(modeladmin, request, queryset):
     live = queryset.filter(state__in=Job.ACTIVE_STATES).count()
     if live:
@@ -146,7 +146,7 @@ def rerun_jobs(modeladmin, request, queryset):
         _rerun(modeladmin, request, named, f"curator {request.user}: re-run pairs")
 
 
-@admin.action(description="Re-run the pairs of the selected errors")
+@admin.action(description="Re-run the pairs of the selected errors", permissions=["change"])
 def rerun_errors(modeladmin, request, queryset):
     builds = queryset.filter(test__isnull=True, verification_check__isnull=True).count()
     if builds:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from repository.models import (
+    ApprovalDecision,
     Error,
     MatchVerdict,
     Model,
@@ -65,10 +66,13 @@ def cast():
                               message="killed after 300 s\nmore", created_at=NOW + timedelta(minutes=1))
     verdict = MatchVerdict.objects.create(runner_kim_id=test.kim_id, model_kim_id=model.kim_id,
                                           accepted=True)
+    decision = ApprovalDecision.objects.create(model=simulator, curator="curator", override=True,
+                                               reason="checks reviewed by hand", grades={})
     return {
         "td": td, "md": md, "test_old": test_old, "test": test, "test_al": test_al, "model": model,
         "simulator": simulator, "prop": prop, "datum": datum, "check": check, "env": env, "tr": tr,
         "value": value, "vr": vr, "er": er, "verdict": verdict,
+        "decision": decision,
     }
 
 
