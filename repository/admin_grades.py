@@ -38,7 +38,7 @@ def grades_table(model):
     held = blocking(rows)
     verdict = (format_html("<p><b>Approval needs an override:</b> {}</p>",
                            ", ".join(f"{r.check.name} ({r.grade})" for r in held))
-               if held else format_html("<p>Every mandatory check passed.</p>"))
+               if held else format_html("<p>{}</p>", "Every mandatory check passed."))
     return format_html(
         '{}<table class="verification-grades"><thead><tr><th>check</th><th>category</th>'
         "<th>grade</th><th>outcome</th><th>figures</th></tr></thead><tbody>{}</tbody></table>",
