@@ -13,7 +13,7 @@ from runner.models import Job
 from tests.examples import models
 from tests.factories import make_check
 
-from . import broken
+from .. import broken
 from .running import check_item, figures, run_check
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.django_db]

@@ -3,7 +3,7 @@ definitions give them, each explained where it is not a pass."""
 
 import pytest
 
-from . import broken
+from .. import broken
 from .running import figures, run_check
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from . import broken
+from .. import broken
 from .running import figures, run_check
 
 pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db]

@@ -1,12 +1,15 @@
-"""Fixtures of the verification-check tests: the example repository imported (its ten checks),
-and the broken models built from source into a KIM API collection of their own."""
+"""Fixtures of the verification-check pipeline tests: the example repository imported (its ten
+checks), and the broken models built from source into a KIM API collection of their own.
+
+A package of its own: the package-scoped import ends with it, so tests/checks/test_approval.py
+works on a database of its own cast only."""
 
 import pytest
 
 from kimsite import config
 from tests.examples.conftest import examples  # noqa: F401  (the package-scoped import, here too)
 
-from . import broken
+from .. import broken
 
 
 @pytest.fixture(scope="package")
