@@ -51,6 +51,8 @@ def subprocess_environment() -> dict:
     env["PATH"] = os.pathsep.join([provenance.interpreter_bin(), env.get("PATH", "/usr/bin:/bin")])
     # glibc writes fatal errors (e.g. double free) to stderr instead of the tty (as in 2013).
     env["LIBC_FATAL_STDERR_"] = "1"
+    # A driver imported from its item folder must not leave __pycache__ there (integrity).
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
 

@@ -60,6 +60,8 @@ def environment(env: dict, home: Path, keep=()) -> dict:
     kept["HOME"] = str(home)
     kept.setdefault("LANG", "C.UTF-8")
     kept["MPLCONFIGDIR"] = str(home / ".matplotlib")
+    # No __pycache__ written into an item's folder (it would change the item's content hash).
+    kept["PYTHONDONTWRITEBYTECODE"] = "1"
     return kept
 
 

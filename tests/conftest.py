@@ -51,6 +51,8 @@ def no_kim_log_in_the_checkout():
 #: namespace would hide): they test the worker-side lifetime guarantees, the ones a machine
 #: with PIPELINE_SANDBOX=off keeps. tests/sandbox/ tests the same guarantees sandboxed.
 WORKER_SIDE_TESTS = ("test_process_lifetime.py", "test_process_lifetime_cluster.py",
+                     "test_worker_start.py", "test_queue.py::test_sigkilled_",
+                     "test_queue.py::test_a_cluster_timeout_ends_the_job_and_its_runner",
                      "test_a_hanging_test_is_killed_at_the_limit_with_its_children")
 
 
