@@ -15,6 +15,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Sandbox:
         """Make the run's pids cgroup where this machine lets us (else RLIMIT_NPROC)."""
         if not PIDS_CGROUP.is_dir() or not os.access(PIDS_CGROUP, os.W_OK):
             return
+        _remove_left_cgroups(PIDS_CGROUP / "kim-pipeline")
         try:
             group = PIDS_CGROUP / "kim-pipeline" / uuid.uuid4().hex
             group.mkdir(parents=True)
@@ -169,6 +171,24 @@ class Sandbox:
                 self.cgroup.rmdir()
             except OSError:
                 pass  # a process still dying: the next run's cleanup is the kernel's own
+
+
+def _remove_left_cgroups(root: Path, older_than: float = 60) -> None:
+    """Remove the empty pids cgroups of runs whose worker died before releasing them.
+
+    A live run's cgroup holds processes (rmdir fails); a fresh one may still be joined: kept.
+    """
+    now = time.time()
+    try:
+        groups = list(root.iterdir())
+    except OSError:
+        return
+    for group in groups:
+        try:
+            if now - group.stat().st_mtime > older_than:
+                group.rmdir()
+        except OSError:
+            continue
 
 
 def folder_size(folder: Path, stop: int) -> int:
