@@ -24,6 +24,7 @@ from runner.director.decide import (
     upstream_tests,
 )
 from runner.director.fanout import (
+    CHECKS_ON_APPROVED,
     approve_model,
     on_item_changed,
     pairs_for_item,
@@ -34,7 +35,7 @@ from runner.director.fanout import (
 from runner.director.release import release_waiting, upstream_changed, waiting_on
 
 __all__ = [
-    "DependencyCycle", "DependencyTooDeep", "PipelineDependencyError", "PipelineError",
+    "CHECKS_ON_APPROVED", "DependencyCycle", "DependencyTooDeep", "PipelineDependencyError", "PipelineError",
     "SubmitReport", "approve_model", "check_dependency_graph", "downstream_tests", "higher",
     "max_dependency_depth", "on_item_changed", "pairs_for_item", "parse_priority",
     "release_waiting", "submit", "submit_all", "submit_pairs", "upstream_changed",

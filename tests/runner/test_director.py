@@ -230,3 +230,27 @@ def test_priorities_parse_from_their_2012_names():
     assert director.parse_priority("0") == Job.Priority.IMMEDIATE
     with pytest.raises(director.PipelineError, match="unknown priority"):
         director.parse_priority("urgent")
+
+
+@pytest.mark.parametrize(("checks", "on_approved"), [
+    ("mandatory", {"Mandatory"}), ("all", {"Mandatory", "Graded"}), ("none", set())])
+def test_submit_all_runs_every_check_on_pending_models_and_the_asked_ones_on_approved(
+        repository_dir, checks, on_approved):
+    mandatory = items.make_check(repository_dir, "Mandatory", 3)
+    graded = items.make_check(repository_dir, "Graded", 4)
+    graded.category = graded.Category.CONSISTENCY
+    graded.save(update_fields=["category"])
+    approved = items.make_model(items.AR_MODELS[0])
+    pending = items.make_model(items.AR_MODELS[1], status=Status.PENDING)
+
+    director.submit_all(dispatch=False, checks=checks)
+
+    names = {mandatory.kim_id: "Mandatory", graded.kim_id: "Graded"}
+    ran = {(names[j.runner_kim_id], j.subject_kim_id) for j in Job.objects.all()}
+    assert {name for name, subject in ran if subject == approved.kim_id} == on_approved
+    assert {name for name, subject in ran if subject == pending.kim_id} == {"Mandatory", "Graded"}
+
+
+def test_submit_all_refuses_an_unknown_choice_of_checks():
+    with pytest.raises(ValueError, match="mandatory, all, none"):
+        director.submit_all(dispatch=False, checks="some")

@@ -66,6 +66,9 @@ class Command(BaseCommand):
                             choices=list(PRIORITY_NAMES),
                             help="priority of the new jobs; a queued job of the same pair is "
                                  "raised to it (default: normal)")
+        parser.add_argument("--checks", choices=director.CHECKS_ON_APPROVED, default="mandatory",
+                            help="with --all: the checks run on approved models (pending models "
+                                 "get every check) (default: mandatory)")
         parser.add_argument("--force", action="store_true",
                             help="run pairs that already have a current result (default: off)")
         add_json_flag(parser)
@@ -77,7 +80,8 @@ class Command(BaseCommand):
         try:
             if options["all"]:
                 kim_id = "everything"
-                report = director.submit_all(priority=priority, force=force)
+                report = director.submit_all(priority=priority, force=force,
+                                               checks=options["checks"])
             elif options["errors"]:
                 pairs = error_pairs(options["category"])
                 kim_id = f"{len(pairs)} pairs with a current error" + (
