@@ -11,6 +11,7 @@ from django.db import transaction
 
 from repository import kimapi, kimcodes
 from repository.errors import InvalidKIMID
+from repository.importer.writing import announce
 from repository.models import Model, ModelDriver, SourceFormat
 
 log = logging.getLogger("pipeline.kimapi")
@@ -62,15 +63,17 @@ def register_installed_items() -> dict[str, int]:
     created_species = {name: list(check.species)
                        for name, check in kimapi.check_models(undeclared).items()} if undeclared else {}
     api_version = ".".join(kimapi.kim_api_version().split(".")[:2])
+    changed: list = []
     with transaction.atomic():
         drivers = [i for i in usable if i.kind == "model-driver"]
-        _register(ModelDriver, drivers, _DRIVER_FIELDS, counts, api_version, {}, {})
+        changed += _register(ModelDriver, drivers, _DRIVER_FIELDS, counts, api_version, {}, {})
         counts["model-drivers"] = len(drivers)
         # Keyed by the short code: a model may name its driver by another name of the same item.
         driver_rows = {f"MD_{number}_{version:03d}": pk for number, version, pk
                        in ModelDriver.objects.values_list("number", "version", "pk")}
         models = [i for i in usable if i.kind != "model-driver"]
-        _register(Model, models, _MODEL_FIELDS, counts, api_version, driver_rows, created_species)
+        changed += _register(Model, models, _MODEL_FIELDS, counts, api_version, driver_rows,
+                             created_species)
         counts["portable-models"] = sum(i.kind == "portable-model" for i in models)
         counts["simulator-models"] = sum(i.kind == "simulator-model" for i in models)
         present = {i.name for i in usable}
@@ -78,11 +81,15 @@ def register_installed_items() -> dict[str, int]:
             gone = (row_class.objects.filter(source_format=SourceFormat.INSTALLED)
                     .exclude(collection="").exclude(kim_id__in=present))
             counts["uninstalled"] += gone.update(collection="")
+    # bulk_create and bulk_update send no post_save: say what changed as an import does, so
+    # the receivers (the query API's obj documents) see the installed items too.
+    announce(changed)
     log.info("registered installed KIM API items in %.2f s: %s", time.perf_counter() - started, counts)
     return counts
 
 
-def _register(row_class, items, fields, counts, api_version, driver_rows, created_species) -> None:
+def _register(row_class, items, fields, counts, api_version, driver_rows, created_species) -> list:
+    """Create or update the rows of ``items``; return the rows created or changed."""
     codes = {item.name: kimcodes.parse_kim_code(item.name) for item in items}
     existing = {(row.leader, row.number, row.version): row for row in
                 row_class.objects.filter(number__in={c.number for c in codes.values()})}
@@ -124,6 +131,7 @@ def _register(row_class, items, fields, counts, api_version, driver_rows, create
         row_class.objects.bulk_update(to_update, fields, batch_size=500)
     counts["created"] += len(to_create)
     counts["updated"] += len(to_update)
+    return to_create + to_update
 
 
 def _fields_of(row_class, item, api_version, driver_rows, created_species) -> dict:

@@ -119,3 +119,18 @@ def test_rebuildquerydocs_makes_the_same_documents_from_the_rows(pair):
     call_command("rebuildquerydocs", stdout=out)
     assert "3 data documents" in out.getvalue()
     assert everything() == kept
+
+
+@pytest.mark.kimapi
+def test_the_installed_kim_api_items_have_obj_documents_once_registered(kim_api_dir):
+    from repository.installed import register_installed_items
+    from repository.models import Model, ModelDriver
+
+    register_installed_items()
+
+    eam = "EAM_CubicNaturalSpline_AngeloMoodyBaskes_1995_Ni__MO_800536961967_003"
+    [doc] = api.query({"database": "obj", "query": {"kimcode": eam}})
+    assert doc["type"] == "mo" and doc["species"] == ["Ni"]
+    assert doc["driver"]["kimcode"] == "EAM_CubicNaturalSpline__MD_853402641673_002"
+    assert api.query({"database": "obj", "query": {"type": {"$in": ["mo", "sm", "md"]}},
+                      "count": True}) == Model.objects.count() + ModelDriver.objects.count()
