@@ -44,6 +44,7 @@ def test_the_readme_is_read_as_commands():
 
 @pytest.mark.slow
 @pytest.mark.kimapi
+@pytest.mark.dbneutral  # its commands run on the embedded SQLite whatever the suite's database
 def test_every_example_command_runs_on_the_example_repository(tmp_path):
     # A process of its own, as typed: it inherits nothing of the suite's settings.
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KIM_DIR": str(tmp_path / "kim"),

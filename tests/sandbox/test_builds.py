@@ -9,7 +9,7 @@ from repository import storage
 from runner import build
 from tests.fixtures.runner.cast import made_test
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi, pytest.mark.dbneutral]
 
 KIM_ID = "HostileBuild__TE_000000019001_000"
 

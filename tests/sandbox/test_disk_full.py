@@ -9,7 +9,7 @@ from repository.models import Error, TestResult
 from runner.execute import run_pair
 from tests.fixtures.runner.cast import made_test
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi, pytest.mark.dbneutral]
 
 
 @pytest.fixture

@@ -137,16 +137,19 @@ HOSTILE = [deep_kimspec, deep_metadata, timeout_1e999, timeout_nan, timeout_infi
 @pytest.mark.parametrize("make", HOSTILE, ids=lambda f: f.__name__)
 def test_a_hostile_item_is_rejected_alone_and_the_import_goes_on(make, source, repository_dir):
     folder, reason = make(source)
-    report = import_repository(source)
-    rejected = dict(report.rejected)
-    assert folder in rejected, report.rejected
-    assert reason in rejected[folder], rejected[folder]
-    assert sorted(report.created) == sorted(b.ALL_ITEMS)
-    assert all_kim_ids() == set(b.ALL_ITEMS)
-    assert not (repository_dir / folder.parent.name / folder.name).exists()
-    assert not list(repository_dir.glob("*/.*.partial"))
-    # GNU rm walks any depth (pytest's own clean-up of tmp_path would overflow on 1,500 levels).
-    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    try:
+        report = import_repository(source)
+        rejected = dict(report.rejected)
+        assert folder in rejected, report.rejected
+        assert reason in rejected[folder], rejected[folder]
+        assert sorted(report.created) == sorted(b.ALL_ITEMS)
+        assert all_kim_ids() == set(b.ALL_ITEMS)
+        assert not (repository_dir / folder.parent.name / folder.name).exists()
+        assert not list(repository_dir.glob("*/.*.partial"))
+    finally:
+        # GNU rm walks any depth; pytest's own clean-up of old tmp folders recurses and would
+        # end a later session with a RecursionError on 1,500 levels. Also when a check failed.
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
 
 
 def test_a_two_test_cycle_is_refused_as_a_cycle(source, repository_dir):

@@ -7,7 +7,7 @@ from repository.models import Error, SourceFormat
 from runner.execute import run_pair
 from tests.fixtures.runner.cast import made_test
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi, pytest.mark.dbneutral]
 
 
 def run_shell(model, name: str, number: int, script: str):

@@ -12,7 +12,7 @@ from kimsite import config
 from repository import storage
 from repository.models import Error
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi, pytest.mark.dbneutral]
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from runner.execute import run_pair
 from runner.template.render import render_text
 from tests.fixtures.runner.cast import made_test
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kimapi]
+pytestmark = [pytest.mark.django_db, pytest.mark.kimapi, pytest.mark.dbneutral]
 
 BOMBS = [
     "@< ('%040000000d' % 1)|wordwrap(3) >@",

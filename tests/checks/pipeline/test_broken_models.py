@@ -5,7 +5,7 @@ import pytest
 from .. import broken
 from .running import figures, run_check
 
-pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db, pytest.mark.dbneutral]
 
 PAIRS = [(kim_id, check) for kim_id in broken.variants() for check in broken.CHECKS]
 

@@ -6,7 +6,7 @@ import pytest
 from .. import broken
 from .running import figures, run_check
 
-pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [pytest.mark.kimapi, pytest.mark.slow, pytest.mark.django_db, pytest.mark.dbneutral]
 
 FAMILIES = {
     "LJ": "LJ_Smoothed_Bernardes_1958_Ar__MO_764178710049_001",
