@@ -351,6 +351,7 @@ def resolve_partner(text: str):
     """The Test, Verification Check or Model a KIM ID names (latest version without one)."""
     item = kim_obj(text)
     if not isinstance(item, (Test, VerificationCheck, Model)):
-        raise PipelineSearchError(f"a {type(item).__name__} has no matching partners; name a Test, "
-                                  "a Verification Check or a Model", kim_id=text)
+        raise PipelineSearchError(f"{item.kim_id} is a {item._meta.verbose_name}, which has no "
+                                  "matching partners; name a test, a verification check or a model",
+                                  kim_id=text)
     return item

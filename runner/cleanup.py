@@ -79,7 +79,8 @@ def clean_dead_owners() -> CleanupReport:
         if removed:
             report.builds.append(build.kim_id)
     if report.scratch_folders or report.builds or report.processes:
-        log.warning("cleanup: %s", report)
+        # Recovery from a worker that died, done: nothing for anyone to act on.
+        log.info("cleanup: %s", report)
     return report
 
 

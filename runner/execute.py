@@ -167,7 +167,7 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     built = build.built_executable(runner_item)
     missing = template.missing_upstream(runner_item, model)
     if missing:
-        pairs = ", ".join(f"({test.kim_id}, {subject.kim_id})" for test, subject in missing)
+        pairs = "; ".join(f"{test.kim_id} × {subject.kim_id}" for test, subject in missing)
         raise PipelineDataMissing(f"needs the results of {pairs}, which do not exist yet",
                                   kim_id=runner_item.kim_id)
     # Before any of their code runs: the runner and its driver are what was imported.
