@@ -6,6 +6,8 @@ latest model it matches (checks gate approval); a new driver forces its items' p
 
 import logging
 
+from django.db import transaction
+
 from repository import grades, matching
 from repository.models import (
     Model,
@@ -163,6 +165,9 @@ def approve_model(model: Model, *, priority=Job.Priority.NORMAL, require_checks:
     model.status = Status.APPROVED
     model.save(update_fields=["status", "updated_at"])
     log.info("approved %s", model.kim_id)
+    # With a remote: TEMP_* → the real areas (docs/SYNC.md), once the approval is committed
+    # (never rsync inside a transaction: SQLite's write lock would be held for the transfer).
+    transaction.on_commit(lambda: sync_hooks.after_approve(model))
     return True, on_item_changed(model, priority=priority, reason=f"approved {model.kim_id}")
 
 

@@ -7,7 +7,7 @@ import logging
 
 from repository.errors import PipelineError
 from repository.models import Model, Status, Test, TestResult, latest_outcome
-from runner.sync import pending, transfers
+from runner.sync import pending, publish, transfers
 from runner.sync.errors import PipelineSyncError
 from runner.sync.remote import configured_remote
 
@@ -89,3 +89,21 @@ def before_decide(item) -> None:
     except PipelineSyncError as exc:
         # The database decides; the folders pulled are what the runs will read.
         log.warning("director: deciding %s with the local repository: %s", item.kim_id, exc)
+
+
+def after_approve(model: Model) -> None:
+    """A model just approved: its verification results and its folder move to the real areas.
+
+    A remote that does not answer leaves them where they are, said once with the command that
+    finishes the move (``sync publish --approve``); the approval itself stands.
+    """
+    remote = configured_remote()
+    if remote is None:
+        return
+    try:
+        moved = publish.approve(model.kim_id, remote=remote)
+        log.info("%s approved: moved to the real areas: %s", model.kim_id, ", ".join(moved))
+    except PipelineSyncError as exc:
+        log.warning("%s approved, but its folders are still in TEMP_*: %s; "
+                    "`manage.py sync publish --approve %s` moves them", model.kim_id, exc,
+                    model.kim_id)

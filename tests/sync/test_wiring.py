@@ -96,3 +96,40 @@ def test_the_director_pulls_the_models_and_results_a_new_test_is_decided_on(daem
     director.on_item_changed(test, dispatch=False)
     for path in ("mo/Source_Ar__MO_000000000401_000", "tr/TR_000000000402_000", f"te/{test.kim_id}"):
         assert (repository_dir / path / "kimspec.edn").is_file(), path
+
+
+def test_approving_a_model_moves_it_and_its_verification_results_to_the_real_areas(
+        daemon, repository_dir, django_capture_on_commit_callbacks):
+    from runner.director import approval
+
+    model = make_model("Pending_Ar", 70, status="pending")
+    remote = daemon.root / "repo"
+    make_item(remote / "temp-read", model.kim_id)
+    result = "VR_000000000071_000"
+    (make_item(remote / "temp-write", result) / "kimspec.edn").write_text(
+        f'{{"kim-code" "{result}" "model" "{model.kim_id}"}}\n')
+
+    # No check matches the model: nothing holds it, and the approval is the curator's.
+    with django_capture_on_commit_callbacks(execute=True):  # the move waits for the commit
+        decided = approval.approve(model, curator="curator")
+
+    assert decided.approved
+    assert (remote / "real-read" / "mo" / model.kim_id / "kimspec.edn").is_file()
+    assert (remote / "real-read" / "vr" / result / "kimspec.edn").is_file()
+    assert not (remote / "temp-read" / "mo" / model.kim_id / "kimspec.edn").exists()
+    assert not (remote / "temp-write" / "vr" / result / "kimspec.edn").exists()
+
+
+def test_an_approval_stands_when_the_remote_does_not_answer(daemon, repository_dir, caplog,
+                                                           django_capture_on_commit_callbacks):
+    from runner.director import approval
+
+    model = make_model("Pending_Ar", 72, status="pending")
+    daemon.stop()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert approval.approve(model, curator="curator").approved
+
+    model.refresh_from_db()
+    assert model.status == "approved"
+    assert f"sync publish --approve {model.kim_id}" in caplog.text
