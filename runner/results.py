@@ -15,7 +15,7 @@ from django.db import transaction
 
 from kimsite import config
 from repository import kimcodes, storage
-from repository.models import Error, Property, PropertyValue, TestResult, VerificationResult
+from repository.models import Error, PropertyValue, TestResult, VerificationResult
 from runner import provenance
 from runner.reading import Reading, Run, output_limit
 
@@ -147,39 +147,10 @@ def record_result(run: Run, reading: Reading):
             return VerificationResult.objects.create(verification_check=run.runner_item,
                                                      grade=reading.grade, **fields)
         result = TestResult.objects.create(test=run.runner_item, **fields)
-        PropertyValue.objects.bulk_create(_property_values(result, reading.instances))
+        PropertyValue.objects.bulk_create(PropertyValue.rows_for(result, reading.instances))
         return result
 
     return _publish("VR" if run.is_check else "TR", write_files, create_row)
-
-
-def _short_name(property_id: str) -> str:
-    """``tag:…:property/<short-name>`` → short name; a 2012 PR code → its Property row's short name."""
-    if not kimcodes.is_kim_code(property_id):
-        return property_id.rsplit("property/", 1)[-1]
-    code = kimcodes.parse_kim_code(property_id)
-    row = Property.objects.filter(number=code.number).exclude(short_name="").order_by("-version").first()
-    return row.short_name if row else property_id
-
-
-def _property_values(result, instances: list[dict]) -> list:
-    rows, names = [], {}
-    for number, instance in enumerate(instances, 1):
-        property_id = str(instance.get("property-id", ""))
-        if property_id not in names:
-            names[property_id] = _short_name(property_id)
-        short = names[property_id]
-        for key, entry in instance.items():
-            if key in ("property-id", "instance-id", "meta") or not isinstance(entry, dict):
-                continue
-            rows.append(PropertyValue(
-                result=result, instance=int(instance.get("instance-id", number)),
-                property_id=property_id[:255],
-                property_name=short[:120],
-                key=key[:120], value=entry.get("source-value"),
-                unit=str(entry.get("source-unit") or "")[:64],
-            ))
-    return rows
 
 
 def record_error(run: Run, category: str, message: str):

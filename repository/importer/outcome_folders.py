@@ -15,7 +15,6 @@ from repository.errors import PipelineError
 from repository.models import (
     Error,
     Model,
-    Property,
     PropertyValue,
     Test,
     TestResult,
@@ -36,30 +35,6 @@ class OutcomeReconciliation:
     without_folder: list[tuple[str, str]] = field(default_factory=list)
     #: Folders that cannot become a row: (path, why).
     unreadable: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _short_name(property_id: str) -> str:
-    if not kimcodes.is_kim_code(property_id):
-        return property_id.rsplit("property/", 1)[-1]
-    code = kimcodes.parse_kim_code(property_id)
-    row = Property.objects.filter(number=code.number).exclude(short_name="").order_by("-version").first()
-    return row.short_name if row else property_id
-
-
-def property_value_rows(result: TestResult, instances: list[dict]) -> list[PropertyValue]:
-    """The queryable values of a result's property instances (kim-property's layout)."""
-    rows = []
-    for number, instance in enumerate(instances, 1):
-        property_id = str(instance.get("property-id", ""))
-        short = _short_name(property_id)
-        for key, entry in instance.items():
-            if key in ("property-id", "instance-id", "meta") or not isinstance(entry, dict):
-                continue
-            rows.append(PropertyValue(
-                result=result, instance=int(instance.get("instance-id", number)),
-                property_id=property_id[:255], property_name=short[:120], key=key[:120],
-                value=entry.get("source-value"), unit=str(entry.get("source-unit") or "")[:64]))
-    return rows
 
 
 def _item(table, kim_id):
@@ -114,7 +89,7 @@ def recreate_row(folder: Path):
         return VerificationResult.objects.create(verification_check=check, grade=grade[:4],
                                                  instances=instances, **fields)
     result = TestResult.objects.create(test=test, instances=instances, **fields)
-    PropertyValue.objects.bulk_create(property_value_rows(result, instances))
+    PropertyValue.objects.bulk_create(PropertyValue.rows_for(result, instances))
     return result
 
 

@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete
 
 from repository import kimcodes, storage
 from repository.models.current import OutcomeQuerySet
-from repository.models.items import Model, Test, VerificationCheck
+from repository.models.items import Model, Property, Test, VerificationCheck
 from repository.models.provenance import WorkerEnvironment
 
 
@@ -134,6 +134,33 @@ class PropertyValue(models.Model):
     @property
     def quantity(self) -> tuple:
         return (self.value, self.unit or None)
+
+    @classmethod
+    def rows_for(cls, result: "TestResult", instances: list[dict]) -> list["PropertyValue"]:
+        """The queryable values of a result's property instances (kim-property's layout), unsaved."""
+        rows, names = [], {}
+        for number, instance in enumerate(instances, 1):
+            property_id = str(instance.get("property-id", ""))
+            if property_id not in names:
+                names[property_id] = short_property_name(property_id)
+            for key, entry in instance.items():
+                if key in ("property-id", "instance-id", "meta") or not isinstance(entry, dict):
+                    continue
+                rows.append(cls(
+                    result=result, instance=int(instance.get("instance-id", number)),
+                    property_id=property_id[:255], property_name=names[property_id][:120],
+                    key=key[:120], value=entry.get("source-value"),
+                    unit=str(entry.get("source-unit") or "")[:64]))
+        return rows
+
+
+def short_property_name(property_id: str) -> str:
+    """``tag:…:property/<short-name>`` → short name; a 2012 PR code → its Property row's short name."""
+    if not kimcodes.is_kim_code(property_id):
+        return property_id.rsplit("property/", 1)[-1]
+    code = kimcodes.parse_kim_code(property_id)
+    row = Property.objects.filter(number=code.number).exclude(short_name="").order_by("-version").first()
+    return row.short_name if row else property_id
 
 
 class VerificationResult(Outcome):
