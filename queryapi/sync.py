@@ -99,17 +99,6 @@ def refresh_latest(**scope) -> None:
             rows.filter(source__in=ids).exclude(latest=True).update(latest=True)
 
 
-def _refresh_lineage(item) -> None:
-    """``latest`` of an item lineage's obj documents (and a reference datum's data)."""
-    table = type(item)._meta.concrete_model
-    highest = (table.objects.filter(leader=item.leader, number=item.number)
-               .order_by("-version").values_list("kim_id", flat=True).first())
-    lineage = QueryDocument.objects.filter(source__in=list(
-        table.objects.filter(leader=item.leader, number=item.number).values_list("kim_id", flat=True)))
-    lineage.exclude(source=highest).update(latest=False)
-    lineage.filter(source=highest).update(latest=True)
-
-
 def write_outcome(outcome) -> None:
     with transaction.atomic():
         QueryDocument.objects.filter(source=outcome.kim_id).delete()
@@ -118,18 +107,12 @@ def write_outcome(outcome) -> None:
 
 
 def write_item(item) -> None:
-    item = type(item)._meta.concrete_model.objects.get(pk=item.pk)
-    with transaction.atomic():
-        QueryDocument.objects.filter(source=item.kim_id).delete()
-        rows = [object_row(item, latest=False)]
-        if isinstance(item, ReferenceDatum):
-            rows += reference_rows(item, latest=False)
-        QueryDocument.objects.bulk_create(rows)
-        _refresh_around(item)
+    write_items([item])
 
 
 def write_items(items) -> None:
-    """``write_item`` for many items at once (an import, the KIM API's ~550 installed items).
+    """The obj documents of ``items`` (and a reference datum's data), replaced; many at once for
+    an import (the KIM API's ~550 installed items).
 
     One pass per table: rows read again in one query, documents replaced in bulk, then the
     ``latest`` flags of the lineages and results they touch: a fixed number of queries per
@@ -148,12 +131,7 @@ def write_items(items) -> None:
                 if isinstance(row, ReferenceDatum):
                     documents_ += reference_rows(row, latest=False)
             QueryDocument.objects.bulk_create(documents_, batch_size=500)
-            _refresh_lineages(table, {(row.leader, row.number) for row in rows})
-            numbers = sorted({row.number for row in rows})
-            if issubclass(table, (Test, VerificationCheck)):
-                refresh_latest(runner_number__in=numbers)
-            elif issubclass(table, Model):
-                refresh_latest(subject_number__in=numbers)
+            _refresh_around(table, rows)
 
 
 def _has_field(table, name: str) -> bool:
@@ -161,7 +139,7 @@ def _has_field(table, name: str) -> bool:
 
 
 def _refresh_lineages(table, lineages: set[tuple[str, str]]) -> None:
-    """``_refresh_lineage`` for many lineages of one table."""
+    """``latest`` of the obj documents (and reference data) of these lineages of one table."""
     if not lineages:
         return
     numbers = {number for _, number in lineages}
@@ -181,19 +159,20 @@ def _refresh_lineages(table, lineages: set[tuple[str, str]]) -> None:
     lineage_docs.filter(source__in=tops).exclude(latest=True).update(latest=True)
 
 
-def _refresh_around(item) -> None:
-    """What an item's new or deleted version changes: its lineage's and its results' latest."""
-    _refresh_lineage(item)
-    if isinstance(item, (Test, VerificationCheck)):
-        refresh_latest(runner_number=item.number)
-    elif isinstance(item, Model):
-        refresh_latest(subject_number=item.number)
+def _refresh_around(table, rows) -> None:
+    """What new or deleted versions change: their lineages' and their results' ``latest``."""
+    _refresh_lineages(table, {(row.leader, row.number) for row in rows})
+    numbers = sorted({row.number for row in rows})
+    if issubclass(table, (Test, VerificationCheck)):
+        refresh_latest(runner_number__in=numbers)
+    elif issubclass(table, Model):
+        refresh_latest(subject_number__in=numbers)
 
 
 def forget_item(item) -> None:
     with transaction.atomic():
         QueryDocument.objects.filter(source=item.kim_id).delete()
-        _refresh_around(item)
+        _refresh_around(type(item)._meta.concrete_model, [item])
 
 
 def forget(kim_id: str, **scope) -> None:
