@@ -3,6 +3,8 @@ the upstream results they read, recorded as the run's provenance."""
 
 from pathlib import Path
 
+from django.db.models import Exists, OuterRef
+
 from kimsite import config
 from queryapi import api
 from repository import edn, kimcodes, storage
@@ -13,8 +15,9 @@ from repository.errors import (
     PipelineSearchError,
     PipelineTemplateError,
 )
-from repository.models import ReferenceDatum
+from repository.models import MODEL_FOR_LEADER, Outcome, ReferenceDatum
 from runner import build
+from runner.models import Build
 from runner.template.lookups import (
     instances_of,
     pair_result,
@@ -31,6 +34,20 @@ def _kim_ids(argument, what: str) -> list[str]:
     if not isinstance(argument, (list, tuple)) or not argument:
         raise PipelineTemplateError(f"{what} must be a list of KIM IDs, not {argument!r}")
     return [str(a) for a in argument]
+
+
+def _not_imported(root: Path, code, text: str) -> str:
+    """Why ``path()`` has no item for ``text``: a folder with no row (rejected at import, or
+    not imported yet), or nothing of that code at all. Only on the refusal path: a glob."""
+    kind = root / code.leader.lower()
+    folders = sorted(c.name for c in kind.glob(f"*{code.short}_[0-9][0-9][0-9]")
+                     if kimcodes.is_kim_code(c.name)
+                     and kimcodes.parse_kim_code(c.name).lineage == code.lineage)
+    if folders:
+        return (f"path(): {text} is not imported: its folder {folders[-1]} is in the repository "
+                "but no item of that code is in the database (rejected by importrepo, or not "
+                "imported yet)")
+    return f"path(): {text} is not imported: no item of that code is in the database"
 
 
 def item_executable(folder: Path, kim_id: str) -> Path | None:
@@ -74,6 +91,9 @@ class RenderState:
         """As OpenKIM's ``path()`` and 2012 ``@PATH[...]``: an item's executable if it has one
         (``item_executable``), else its folder; absolute, inside the repository.
 
+        Only an imported item answers: the latest imported version when the ID has none, from
+        its row (one query), never from the folders on disk; a folder the importer rejected
+        in place stays in the repository with no row, and is refused, saying so.
         An item built from source (a test driver with a CMakeLists.txt or Makefile) is given as
         its built copy in the pipeline's build area, the only place outside the repository.
         """
@@ -84,29 +104,34 @@ class RenderState:
             raise PipelineTemplateError(f"path(): {exc.reason}") from exc
         if code.leader in kimcodes.RESULT_LEADERS:
             raise PipelineTemplateError(f"path(): {text} is a result, not an item")
+        table = MODEL_FOR_LEADER.get(code.leader)
+        if table is None or issubclass(table, Outcome):
+            raise PipelineTemplateError(f"path(): no kind of item has leader {code.leader}")
+        # One query: the row, and whether its build from source succeeded (build.built_folder).
+        succeeded = Build.objects.filter(kim_id=OuterRef("kim_id"), status=Build.Status.SUCCEEDED)
+        row = (table.objects.filter(leader=code.leader).matching_code(text)
+               .annotate(was_built=Exists(succeeded)).order_by("-version")
+               .values_list("kim_id", "was_built").first())
         root = storage.repository_root().resolve()
-        kind = root / code.leader.lower()
-        candidates = [c for c in sorted(kind.glob(f"*{code.short}_[0-9][0-9][0-9]"))
-                      if kimcodes.is_kim_code(c.name)
-                      and kimcodes.parse_kim_code(c.name).lineage == code.lineage
-                      and (code.name is None or kimcodes.parse_kim_code(c.name).name == code.name)
-                      and (code.version is None or kimcodes.parse_kim_code(c.name).version == code.version)]
-        if not candidates:
-            raise PipelineTemplateError(f"path(): {text} has no folder in the repository")
-        folder = max(candidates, key=lambda c: kimcodes.parse_kim_code(c.name).version)
+        if row is None:
+            raise PipelineTemplateError(_not_imported(root, code, text))
+        imported, was_built = row
+        folder = root / code.leader.lower() / imported
+        if not folder.exists() and not folder.is_symlink():
+            raise PipelineTemplateError(f"path(): {imported} has no folder in the repository")
         resolved = folder.resolve()
         # A symlinked item folder must not lead out of the repository.
         if not resolved.is_relative_to(root):
             raise PipelineTemplateError(f"path(): {text} resolves outside the repository")
         if not resolved.is_dir():
-            raise PipelineTemplateError(f"path(): {text} has no folder in the repository")
+            raise PipelineTemplateError(f"path(): {imported} has no folder in the repository")
         # A driver built from source is used from the pipeline's build area (its built copy).
-        built = build.built_folder(folder.name)
-        if built is not None:
+        built = build.build_area() / imported / "src"
+        if was_built and built.is_dir():
             resolved = built.resolve()
             if not resolved.is_relative_to(build.build_area().resolve()):
                 raise PipelineTemplateError(f"path(): the build of {text} resolves outside the build area")
-        program = item_executable(resolved, folder.name)
+        program = item_executable(resolved, imported)
         return str(program) if program is not None else str(resolved)
 
     def get_test_result(self, test, model, prop, keys, units=None):

@@ -3,14 +3,20 @@
 import pytest
 
 from repository import storage
+from repository.errors import PipelineTemplateError
+from repository.importer import import_repository
+from repository.models import MODEL_FOR_LEADER
 from runner.template import render_text
-from runner.template.render_globals import item_executable
+from runner.template.render_globals import RenderState, item_executable
 from tests.factories import make_model, make_test
 
 pytestmark = pytest.mark.django_db
 
 
-def folder_with(kim_id: str, files: dict):
+def folder_with(kim_id: str, files: dict, *, row: bool = True):
+    """An item folder in the repository and (``row``) its item row, as importrepo leaves them."""
+    if row:
+        MODEL_FOR_LEADER[kim_id.split("__")[1][:2]].objects.create(kim_id=kim_id)
     folder = storage.item_path(kim_id)
     folder.mkdir(parents=True)
     for name, text in files.items():
@@ -75,3 +81,44 @@ def test_an_executables_entry_never_leads_out_of_the_item(repository_dir, tmp_pa
     folder = folder_with("Sly__TD_000000007408_000", {
         "kimspec.edn": '{"extended-id" "Sly__TD_000000007408_000" "executables" ["../../../outside"]}'})
     assert item_executable(folder, "Sly__TD_000000007408_000") is None
+
+
+def test_a_folder_rejected_in_place_is_not_handed_out(render, repository_dir):
+    """importrepo leaves a rejected folder where it is, with no row: path() refuses it."""
+    spec = ('{"extended-id" "Rejected__TD_000000007409_000" "kim-api-version" "banana" '
+            '"executables" ["runner"]}')
+    folder_with("Rejected__TD_000000007409_000", {"kimspec.edn": spec, "runner": "#!/bin/sh\n"},
+                row=False)
+    report = import_repository()
+    assert any("Rejected__TD_000000007409_000" in str(r) for r in report.rejected), report
+    assert (repository_dir / "td" / "Rejected__TD_000000007409_000" / "runner").is_file()
+    for call in ('@< path("TD_000000007409") >@', '@< path("Rejected__TD_000000007409_000") >@'):
+        with pytest.raises(PipelineTemplateError, match="TD_000000007409.* is not imported: its "
+                           "folder Rejected__TD_000000007409_000 is in the repository"):
+            render(call)
+    with pytest.raises(PipelineTemplateError, match="is not imported"):
+        render("@PATH[TD_000000007409]", syntax="2012")
+
+
+def test_without_a_version_the_latest_imported_one_not_the_latest_folder(render):
+    imported = folder_with("Versions__TD_000000007410_000", {"runner": "#!/bin/sh\n"})
+    folder_with("Versions__TD_000000007410_001", {"runner": "#!/bin/sh\n"}, row=False)
+    assert render('@< path("TD_000000007410") >@') == str(imported / "runner")
+    with pytest.raises(PipelineTemplateError, match="_001 is not imported"):
+        render('@< path("Versions__TD_000000007410_001") >@')
+
+
+def test_an_item_of_no_folder_or_no_row_at_all_is_refused_naming_it(render):
+    MODEL_FOR_LEADER["TD"].objects.create(kim_id="Gone__TD_000000007411_000")
+    with pytest.raises(PipelineTemplateError, match="Gone__TD_000000007411_000 has no folder"):
+        render('@< path("TD_000000007411") >@')
+    with pytest.raises(PipelineTemplateError,
+                       match="TD_000000007412 is not imported: no item of that code"):
+        render('@< path("TD_000000007412") >@')
+
+
+def test_a_path_call_is_one_query(repository_dir, django_assert_num_queries):
+    folder = folder_with("Quick__TD_000000007413_000", {"runner": "#!/bin/sh\n"})
+    state = RenderState(make_test(), make_model())
+    with django_assert_num_queries(1):
+        assert state.path("TD_000000007413") == str(folder / "runner")
