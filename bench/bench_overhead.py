@@ -1,0 +1,187 @@
+"""The pipeline's own overhead per job: a worker's time for a whole job minus its test process's.
+
+Run: ``.venv/bin/python bench/bench_overhead.py [--jobs 200] [--profile FILE]``.
+
+For each database (SQLite, then PostgreSQL at 127.0.0.1:5432, skipped and said so when it does
+not answer) a child process sets up Django in a temporary KIM_DIR with DEBUG off, makes the
+installed argon models and no-op tests (``tests/fixtures/pipeline/runner.sh.tpl``: a shell
+runner that writes a valid results.edn), submits their jobs and runs each one as a queue worker
+does (``runner.jobs.run_job``: claim, match verdict, scratch copy, render, spawn, read,
+validate, write the folder, record, release dependents). Per job: the wall time of
+``run_job`` minus the test process's own wall time (the runtime the pipeline records, from
+spawn to exit). Median and p90 over the jobs, the first one (a worker's start-up: cleanup of
+dead owners, caches) left out.
+
+The baselines, measured in the same run: the target (20 ms), and the bare spawn of the same
+runner script with ``subprocess.run`` (no sandbox, no pipeline).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+TARGET_MS = 20.0
+MODELS = 8  # the installed argon models (tests.factories.AR_MODELS)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def bare_spawn_ms(runner: Path, model: str, repeats: int) -> float:
+    """Median wall time of the no-op runner started directly, as a plain process."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-overhead-bare-"))
+    try:
+        shutil.copytree(runner.parent, folder, dirs_exist_ok=True)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run([str(folder / "runner")], input=f"{model}\n".encode(), cwd=folder,
+                           capture_output=True, check=True)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(jobs: int, profile: Path | None) -> dict:
+    """In the child: make the items, submit, run every job as a worker does; the figures."""
+    sys.path.insert(0, str(PROJECT / "bench"))
+    from benchsetup import setup_django
+
+    scratch = Path(os.environ["KIM_DIR"])
+    setup_django(scratch, database_url=os.environ.get("DATABASE_URL") or None)
+    from django.db import connection
+
+    from repository import storage
+    from repository.models import Test, TestResult
+    from runner import director
+    from runner import jobs as job_runs
+    from runner.models import Job
+    from tests import factories
+
+    factories.ar_models(MODELS)
+    tests = -(-(jobs + 1) // MODELS)  # one more job than asked: the first is the warm-up
+    root = storage.repository_root()
+    for number in range(tests):
+        factories.make_test(f"NoOp{number}_Ar", 500 + number, root=root)
+    for test in Test.objects.order_by("number"):
+        director.on_item_changed(test, dispatch=False)
+    queued = list(Job.objects.next_up().values_list("pk", flat=True))
+
+    profiler = None
+    if profile is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    overheads, runtimes, totals = [], [], []
+    for number, job_id in enumerate(queued[: jobs + 1]):
+        if profiler is not None and number == 1:
+            profiler.enable()
+        started = time.perf_counter()
+        status = job_runs.run_job(job_id)
+        elapsed = time.perf_counter() - started
+        if status != "done":
+            raise RuntimeError(f"job {job_id} ended {status}")
+        outcome = Job.objects.get(pk=job_id).outcome_kim_id
+        runtime = TestResult.objects.get(kim_id=outcome).runtime
+        if number == 0:
+            continue  # a worker's first job: cleanup of dead owners, caches filled
+        totals.append(elapsed * 1000)
+        runtimes.append(runtime * 1000)
+        overheads.append((elapsed - runtime) * 1000)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    runner = root / "te" / Test.objects.order_by("number").first().kim_id / "runner"
+    return {
+        "vendor": connection.vendor, "jobs": len(overheads),
+        "overhead_median": statistics.median(overheads), "overhead_p90": percentile(overheads, 0.9),
+        "process_median": statistics.median(runtimes), "job_median": statistics.median(totals),
+        "bare_spawn": bare_spawn_ms(runner, factories.AR_MODELS[0], 50),
+    }
+
+
+def child(database: str | None, jobs: int, profile: Path | None) -> dict:
+    """Run ``measure`` in a fresh process (Django is set up once per process) and read its figures."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"KIM_DIR": str(scratch), "KIM_REPOSITORY_DIR": str(scratch / "repository"),
+                "DEBUG": "0", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT)})
+    if database:
+        env["DATABASE_URL"] = database
+    command = [sys.executable, __file__, "--child", "--jobs", str(jobs)]
+    if profile is not None:
+        command += ["--profile", str(profile)]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                              cwd=PROJECT)
+        if done.returncode:
+            raise RuntimeError(f"the measuring process failed:\n{done.stdout[-3000:]}\n"
+                               f"{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report(name: str, figures: dict) -> None:
+    print(f"{name}: {figures['jobs']} jobs; per job {figures['job_median']:.1f} ms, of which the "
+          f"test process {figures['process_median']:.1f} ms")
+    print(f"{name}: overhead median {figures['overhead_median']:.1f} ms, "
+          f"p90 {figures['overhead_p90']:.1f} ms; bare spawn of the runner "
+          f"{figures['bare_spawn']:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--profile", type=Path,
+                        help="write cProfile stats of the measured jobs to FILE (suffixed by database)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.jobs, args.profile)))
+        return
+
+    sys.path.insert(0, str(PROJECT))
+    from tests.fixtures.pipeline.site import (
+        drop_postgres_database,
+        postgres_admin,
+        postgres_unreachable,
+    )
+
+    def profile_for(name: str) -> Path | None:
+        return args.profile.with_suffix(f".{name}.prof") if args.profile else None
+
+    sqlite = child(None, args.jobs, profile_for("sqlite"))
+    report("SQLite", sqlite)
+    worst = sqlite["overhead_median"]
+    reason = postgres_unreachable()
+    if reason:
+        print(f"PostgreSQL: not measured ({reason})")
+    else:
+        name = f"kimpipe_bench_overhead_{uuid.uuid4().hex[:8]}"
+        postgres_admin(f'CREATE DATABASE "{name}"')
+        try:
+            postgres = child(f"postgres://postgres@127.0.0.1:5432/{name}", args.jobs,
+                             profile_for("postgres"))
+        finally:
+            drop_postgres_database(name)
+        report("PostgreSQL", postgres)
+        worst = max(worst, postgres["overhead_median"])
+    print(f"ratio overhead/bare-spawn (SQLite): {sqlite['overhead_median'] / sqlite['bare_spawn']:.2f}")
+    print(f"ratio overhead/target ({TARGET_MS:.0f} ms, worst database): {worst / TARGET_MS:.2f}")
+
+
+if __name__ == "__main__":
+    main()
