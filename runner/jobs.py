@@ -24,7 +24,14 @@ from tqdm import tqdm
 
 from repository.errors import PipelineDependencyError, PipelineError
 from repository.kimcodes import parse_kim_code
-from repository.models import Model, Test, TestResult, VerificationCheck, latest_outcome
+from repository.models import (
+    Model,
+    Test,
+    TestResult,
+    VerificationCheck,
+    latest_outcome,
+    outcome_tables,
+)
 from runner import checks, cleanup, director, execute, pairs
 from runner.dispatch import dispatch
 from runner.models import Job
@@ -125,6 +132,12 @@ def landed_outcome(job: Job):
     writing it must not cause a second one.
     """
     runner, subject = parse_kim_code(job.runner_kim_id), parse_kim_code(job.subject_kim_id)
+    # Almost always nothing landed: one cheap indexed look per table says so before the full
+    # definition of the current outcome (two correlated subqueries per table) is asked.
+    if not any(table.filter(runner_number=runner.number, subject_number=subject.number,
+                            created_at__gte=job.created_at).exists()
+               for table in outcome_tables(runner.leader)):
+        return None
     outcome = latest_outcome(runner, subject)
     if outcome is None or outcome.created_at < job.created_at:
         return None

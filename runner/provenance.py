@@ -36,6 +36,13 @@ def pipeline_version() -> str:
 
 
 def environment_fields() -> dict:
+    """What identifies this worker's environment; the same for the life of the process."""
+    return dict(_environment_fields())
+
+
+@lru_cache(maxsize=1)
+def _environment_fields() -> dict:
+    # Asked at every kept outcome: the platform and package metadata are read once.
     return {
         "host": socket.gethostname(),
         "os": platform.platform(),
