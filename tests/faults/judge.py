@@ -49,6 +49,7 @@ class Reconciling:
     def __init__(self, site: PipelineSite, every: float = 2.0):
         self.site, self.every = site, every
         self.passes = self.failed_passes = 0
+        self.last_failure = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -57,8 +58,13 @@ class Reconciling:
             try:
                 drive(self.site, "reconcile")
                 self.passes += 1
-            except (AssertionError, subprocess.TimeoutExpired):
+            except (AssertionError, subprocess.TimeoutExpired) as exc:
                 self.failed_passes += 1
+                self.last_failure = str(exc)[-1500:]
+
+    def __str__(self) -> str:
+        return (f"reconcile: {self.passes} passes, {self.failed_passes} failed"
+                + (f"; the last failure: {self.last_failure}" if self.last_failure else ""))
 
     def __enter__(self) -> "Reconciling":
         self._thread.start()
@@ -78,6 +84,27 @@ def queue_running(site: PipelineSite, node: str = "alpha"):
             yield repair
     finally:
         site.stop_all()
+
+
+def job_states(server, database: str) -> str:
+    """Job states and attempts, straight from the private server: what a stalled wait says."""
+    try:
+        rows = server.sql("SELECT state, attempts, lease_owner, count(*) FROM runner_job "
+                          "GROUP BY state, attempts, lease_owner ORDER BY 1, 2", database)
+    except Exception as exc:  # noqa: BLE001
+        return f"(jobs unreadable: {exc})"
+    return "; ".join(f"{n} {state} at attempt {attempts} {owner}" for state, attempts, owner, n
+                     in rows)
+
+
+def wait_or_explain(site: PipelineSite, server, repair: "Reconciling", predicate, what: str,
+                    timeout: float = 120):
+    """``site.wait_for`` every 50 ms; a stall fails with the job states and reconcile's tally."""
+    try:
+        return site.wait_for(predicate, timeout=timeout, every=0.05, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\njobs: {job_states(server, site.database_name)}\n"
+                             f"{repair}") from None
 
 
 def run_to_the_end(site: PipelineSite, total: int, *, seconds: float) -> dict:

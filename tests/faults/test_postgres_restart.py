@@ -22,6 +22,7 @@ from tests.faults.judge import (
     run_to_the_end,
     running_jobs,
     tally,
+    wait_or_explain,
 )
 from tests.fixtures.pipeline import items
 
@@ -47,9 +48,9 @@ def test_postgresql_restarted_mid_queue_loses_and_doubles_no_job(private_postgre
             # A random pause, then the restart as soon as a job is running (within 50 ms):
             # claims, runs and records are all hit.
             time.sleep(chance.uniform(0, 1.5))
-            mid_job.append(site.wait_for(lambda: running_jobs(server, site.database_name),
-                                         timeout=120, every=0.05,
-                                         what=f"a running job before restart {n + 1}"))
+            mid_job.append(wait_or_explain(site, server, repair,
+                                           lambda: running_jobs(server, site.database_name),
+                                           f"a running job before restart {n + 1}"))
             if n % 2:
                 server.crash()
             else:

@@ -20,6 +20,7 @@ from tests.faults.judge import (
     run_to_the_end,
     running_jobs,
     tally,
+    wait_or_explain,
 )
 from tests.fixtures.pipeline import items
 
@@ -47,16 +48,17 @@ def test_redis_restarted_mid_queue_loses_and_doubles_no_job(private_postgres, pr
     chance = random.Random(seed)
     lost_deliveries, mid_job = 0, []
     total = prepare(site, tests=TESTS, failing=FAILING, models=MODELS, sleep=0.5)
-    with queue_running(site):
+    with queue_running(site) as repair:
         site.wait_for(lambda: items.executions(site.log, "start"), timeout=120,
                       what="the first run")
         for n in range(RESTARTS):
             # A random pause, then the restart as soon as a job is running (within 50 ms):
             # claims, runs and records are all hit.
             time.sleep(chance.uniform(0, 1.5))
-            mid_job.append(site.wait_for(lambda: running_jobs(private_postgres, site.database_name),
-                                         timeout=120, every=0.05,
-                                         what=f"a running job before restart {n + 1}"))
+            mid_job.append(wait_or_explain(
+                site, private_postgres, repair,
+                lambda: running_jobs(private_postgres, site.database_name),
+                f"a running job before restart {n + 1}"))
             lost_deliveries += queued_deliveries(private_redis, site.env["Q_CLUSTER_NAME"])
             private_redis.restart()
         report = run_to_the_end(site, total, seconds=300)

@@ -26,6 +26,7 @@ from tests.faults.judge import (
     queue_running,
     run_to_the_end,
     tally,
+    wait_or_explain,
 )
 from tests.fixtures.pipeline import items
 from tests.fixtures.pipeline.site import PROJECT_DIR, PYTHON
@@ -103,13 +104,13 @@ def test_workers_sigkilled_at_random_points_leave_each_job_one_outcome(private_p
     chance = random.Random(seed)
     phases: Counter = Counter()
     total = prepare(site, tests=TESTS, failing=FAILING, models=MODELS, sleep=SLEEP)
-    with queue_running(site, NODE):
+    with queue_running(site, NODE) as repair:
         while sum(phases.values()) < KILLS:
             assert unfinished_jobs(server, site.database_name), \
                 f"the queue ended after {sum(phases.values())} of {KILLS} kills: make it longer"
-            candidates = site.wait_for(lambda: killable_jobs(server, site.database_name),
-                                       timeout=120, every=0.05,
-                                       what=f"a running job for kill {sum(phases.values()) + 1}")
+            candidates = wait_or_explain(site, server, repair,
+                                         lambda: killable_jobs(server, site.database_name),
+                                         f"a running job for kill {sum(phases.values()) + 1}")
             pk, owner, _ = chance.choice(candidates)
             time.sleep(chance.uniform(0, 2 * SLEEP))
             pid = int(owner.split(":")[1])
