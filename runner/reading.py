@@ -81,11 +81,17 @@ class Reading:
     grade: str = ""
 
 
-def property_definitions() -> dict:
-    """kim-property's shipped definitions plus those of Property rows in the database."""
+def property_definitions(property_ids=None) -> dict:
+    """kim-property's shipped definitions plus those of Property rows in the database.
+
+    With ``property_ids``, only the rows of those properties are read (a run's results name
+    a few; the table may hold every definition OpenKIM has).
+    """
     definitions = dict(kim_property.get_properties())
-    for row in Property.objects.exclude(definition={}).exclude(property_id=""):
-        definitions[row.property_id] = row.definition
+    rows = Property.objects.exclude(definition={}).exclude(property_id="")
+    if property_ids is not None:
+        rows = rows.filter(property_id__in=sorted(property_ids))
+    definitions.update(rows.values_list("property_id", "definition"))
     return definitions
 
 
@@ -160,7 +166,8 @@ def read_2020(run: Run) -> Reading:
     if not instances:
         raise NoResults("output/results.edn holds no property instances", path=path)
     try:
-        kim_property.check_property_instances(instances, fp_path=property_definitions())
+        kim_property.check_property_instances(instances, fp_path=property_definitions(
+            {str(i.get("property-id")) for i in instances}))
     except Exception as exc:  # kim_property raises KIMPropertyError and plain exceptions
         raise InvalidResults(f"the property instances fail validation: {exc}", path=path) from exc
     reading = Reading(instances, text)

@@ -92,11 +92,11 @@ def _copy_capped(source: Path | None, target: Path, limit: int) -> None:
 
 
 def _write_common(staging: Path, run: Run, kim_id: str, environment: dict) -> None:
-    storage.atomic_write_text(staging / config.KIMSPEC_FILE, kim_edn.dumps(_without_none(_kimspec(run, kim_id))))
-    storage.atomic_write_text(staging / config.PIPELINESPEC_FILE,
+    storage.write_staged_text(staging / config.KIMSPEC_FILE, kim_edn.dumps(_without_none(_kimspec(run, kim_id))))
+    storage.write_staged_text(staging / config.PIPELINESPEC_FILE,
                               kim_edn.dumps(_without_none(pipelinespec(run, environment))))
     if run.stdin_text is not None:
-        storage.atomic_write_text(staging / config.STDIN_FILE, run.stdin_text)
+        storage.write_staged_text(staging / config.STDIN_FILE, run.stdin_text)
     for name in (config.STDOUT_FILE, config.STDERR_FILE, config.KIM_LOG_FILE):
         _copy_capped(run.scratch_file(name), staging / name, output_limit())
 
@@ -131,9 +131,9 @@ def record_result(run: Run, reading: Reading):
     environment = provenance.environment_fields()
 
     def write_files(staging: Path, code: str) -> None:
-        storage.atomic_write_text(staging / config.RESULTS_FILE, reading.results_text)
+        storage.write_staged_text(staging / config.RESULTS_FILE, reading.results_text)
         for name, text in reading.extra.items():
-            storage.atomic_write_text(staging / name, text)
+            storage.write_staged_text(staging / name, text)
         for name, source in reading.files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, staging / name)
@@ -163,9 +163,9 @@ def record_error(run: Run, category: str, message: str):
 
     def write_files(staging: Path, code: str) -> None:
         _write_common(staging, run, code, environment)
-        storage.atomic_write_text(staging / "pipeline.exception", f"{category}: {message}\n")
+        storage.write_staged_text(staging / "pipeline.exception", f"{category}: {message}\n")
         if run.build_log:
-            storage.atomic_write_text(staging / "build.log", run.build_log)
+            storage.write_staged_text(staging / "build.log", run.build_log)
         results = run.scratch_file(str(Path("output") / config.RESULTS_FILE))
         if results is not None and results.is_file():
             _copy_capped(results, staging / config.RESULTS_FILE, output_limit())
