@@ -7,6 +7,10 @@ Django's test client (server time: request to response, no network) and its quer
 The baseline is the same pages measured in the same run on a small fill
 (``--baseline-models`` × ``--baseline-tests``) of the same database before it grows:
 the ratio says how a page's time grows with the rows, the query counts must not grow.
+
+The fill is most of the run: ``--keep`` keeps the database (its name is printed) and
+``--reuse NAME`` measures that database again without filling it (migrations are applied
+first, so a new index or table is measured; no baseline then: it would need an empty database).
 """
 
 import argparse
@@ -160,6 +164,45 @@ def measure(client, urls: dict[str, str], repeat: int) -> dict[str, tuple[float,
     return figures
 
 
+def report(full: dict, baseline: dict | None, filled: int) -> None:
+    print("cold: every visit with an empty cache (counts, plots recomputed); warm: a second visit")
+    print(f"{'page':24} {'baseline ms':>12} {'full ms':>9} {'ratio full/baseline':>20} "
+          f"{'queries base/full':>18} {'slowest query ms':>17} {'warm full ms':>13}")
+    for page, (seconds, queries, slowest, warm) in full.items():
+        base_seconds, base_queries, _, _ = baseline[page] if baseline else (None, "-", 0, 0)
+        print(f"{page:24} {1000 * base_seconds if base_seconds else float('nan'):12.1f} "
+              f"{1000 * seconds:9.1f} {seconds / base_seconds if base_seconds else float('nan'):20.2f} "
+              f"{base_queries:>8}/{queries:<9} {1000 * slowest:17.1f} {1000 * warm:13.1f}")
+    slowest = max(full.items(), key=lambda item: item[1][0])
+    print(f"slowest page at {filled:,} results: {slowest[0]} {1000 * slowest[1][0]:.0f} ms"
+          + ("; ratio full/baseline printed per page" if baseline else ""))
+
+
+def measure_again(name: str, repeat: int) -> int:
+    """The pages of a database an earlier ``--keep`` run filled: no fill, no baseline."""
+    try:
+        setup_django(Path(tempfile.mkdtemp(prefix="bench-site-")),
+                     database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+        from django.contrib.auth.models import User
+        from django.test import Client
+
+        from repository.models import Model, Test, TestResult
+
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(User.objects.get(username="bench"))
+        # The first model and test of the fill: the ones the full run measured.
+        model, test = Model.objects.order_by("number").first(), Test.objects.order_by("number").first()
+        filled = TestResult.objects.count()
+        print(f"reusing {name}: {filled:,} results")
+        report(measure(client, pages(model, test), repeat), None, filled)
+        return 0
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        print(f"kept database {name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=500)
@@ -168,12 +211,16 @@ def main() -> int:
     parser.add_argument("--baseline-tests", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true",
-                        help="keep the scratch database (its name is printed) for EXPLAIN")
+                        help="keep the scratch database (its name is printed) for EXPLAIN or --reuse")
+    parser.add_argument("--reuse", metavar="NAME",
+                        help="measure a database an earlier --keep run filled (kept again), no fill")
     args = parser.parse_args()
     reason = postgres_unreachable()
     if reason:
         print(f"bench_site needs PostgreSQL: {reason}")
         return 1
+    if args.reuse:
+        return measure_again(args.reuse, args.repeat)
     name = f"bench_site_{uuid.uuid4().hex[:8]}"
     postgres_admin(f'CREATE DATABASE "{name}"')
     try:
@@ -202,18 +249,7 @@ def main() -> int:
         print(f"full: {filled:,} results ({args.models} models × {args.tests} tests, "
               f"{3 * filled:,} property values) in {time.perf_counter() - start:.1f} s")
         full = measure(client, urls, args.repeat)
-        print("cold: every visit with an empty cache (counts, plots, property tests recomputed);"
-              " warm: a second visit")
-        print(f"{'page':24} {'baseline ms':>12} {'full ms':>9} {'ratio full/baseline':>20} "
-              f"{'queries base/full':>18} {'slowest query ms':>17} {'warm full ms':>13}")
-        for page, (seconds, queries, slowest, warm) in full.items():
-            base_seconds, base_queries, _, _ = baseline[page]
-            print(f"{page:24} {1000 * base_seconds:12.1f} {1000 * seconds:9.1f} "
-                  f"{seconds / base_seconds:20.2f} {base_queries:>8}/{queries:<9} "
-                  f"{1000 * slowest:17.1f} {1000 * warm:13.1f}")
-        slowest = max(full.items(), key=lambda item: item[1][0])
-        print(f"slowest page at {filled:,} results: {slowest[0]} {1000 * slowest[1][0]:.0f} ms; "
-              f"ratio full/baseline printed per page")
+        report(full, baseline, filled)
         return 0
     finally:
         from django.db import connections

@@ -12,6 +12,6 @@ class PublicConfig(AppConfig):
 
         from public.roles import complete_roles
 
-        # For every app signalled (public itself has no models, so it is never a sender), after
-        # auth's handler has made that app's permissions: cheap and idempotent.
+        # For every app signalled, after auth's handler has made that app's permissions: cheap
+        # and idempotent (public's own table is not a role's business: roles.APPS).
         post_migrate.connect(complete_roles, dispatch_uid="public.complete_roles")

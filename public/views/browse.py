@@ -3,7 +3,7 @@
 from django.db.models import Q
 
 from public import matrix, serialize
-from public.tests_reporting import tests_reporting
+from public.tests_reporting import tests_reporting_filter
 from public.views.common import page_of, query_without, respond, visible_items
 from repository import kimcodes
 from repository.models import Model, Status, Test
@@ -56,7 +56,7 @@ def results(request):
     if species:
         tests_rows, models_rows = tests_rows.with_species(species), models_rows.with_species(species)
     if property_name:
-        tests_rows = tests_rows.filter(number__in=sorted(tests_reporting(property_name)))
+        tests_rows = tests_rows.filter(tests_reporting_filter(property_name))
     test_page = page_of(request, tests_rows, MATRIX_TESTS, "tpage")
     model_page = page_of(request, models_rows, MATRIX_MODELS, "mpage")
     rows = matrix.grid(test_page, model_page)

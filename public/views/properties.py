@@ -4,11 +4,13 @@ from urllib.parse import urlencode
 
 from django.http import Http404
 
-from public import references, values
-from public.tests_reporting import tests_reporting
-from public.views.common import respond, visible_items
+from public import references, serialize, values
+from public.tests_reporting import tests_reporting_filter
+from public.views.common import page_of, query_without, respond, visible_items
 from repository import kimcodes
 from repository.models import Property, Test
+
+TESTS_PER_PAGE, VALUES_PER_PAGE = 50, 100
 
 
 def _identity(pairs) -> dict:
@@ -18,17 +20,17 @@ def _identity(pairs) -> dict:
 
 def context_for(request, short_name: str) -> dict:
     definition = (Property.objects.filter(short_name=short_name).order_by("-version").first())
-    numbers = sorted(tests_reporting(short_name))
-    tests = list(visible_items(request, Test.objects.latest_versions().filter(number__in=numbers))
-                 .order_by("name"))
-    if definition is None and not tests:
+    reporting = visible_items(request, Test.objects.latest_versions()
+                              .filter(tests_reporting_filter(short_name))).order_by("name", "number")
+    # Thousands of tests may report a property: the page lists them a page at a time.
+    tests = page_of(request, reporting, TESTS_PER_PAGE, "tpage")
+    if definition is None and not tests.paginator.count:
         raise Http404(f"no property {short_name}")
     wanted = request.GET.get("test")
     if wanted and kimcodes.is_kim_code(wanted):
-        number = kimcodes.parse_kim_code(wanted).number
-        test = next((t for t in tests if t.number == number), None)
+        test = reporting.filter(number=kimcodes.parse_kim_code(wanted).number).first()
     else:
-        test = tests[0] if tests else None
+        test = tests[0] if len(tests) else None
     key, points, rows, plot, keys, pairs = None, [], [], None, [], []
     if test is not None:
         pairs = dict(values.properties_of_test(test)).get(short_name, [])
@@ -54,14 +56,19 @@ def context_for(request, short_name: str) -> dict:
 
 def property_page(request, short_name: str):
     context = context_for(request, short_name)
+    shown = page_of(request, context["rows"], VALUES_PER_PAGE)
+    context.update(shown=shown, query_without_tpage=query_without(request, "tpage"),
+                   query_without_page=query_without(request, "page"))
     return respond(request, "public/property.html", context, lambda: {
         "property": short_name,
         "property_id": context["definition"].property_id if context["definition"] else None,
-        "tests": [t.kim_id for t in context["tests"]],
+        "tests": [t.kim_id for t in context["tests"]], "tests_page": serialize.page(context["tests"]),
         "test": context["test"].kim_id if context["test"] else None, "key": context["key"],
         "references": [{"kim_id": d.kim_id, "value": r.value, "uncertainty": r.uncertainty}
                        for d, r in zip(context["references"], context["reference_values"], strict=True)],
         "values": [{"model": r["point"].model_kim_id, "result": r["point"].result_kim_id,
                     "value": r["point"].value, "unit": r["point"].unit,
-                    "deviation": r["deviation"], "percent": r["percent"]} for r in context["rows"]],
+                    "deviation": r["deviation"], "percent": r["percent"]} for r in shown],
+        "page": serialize.page(shown),
     })
+

@@ -77,6 +77,10 @@ def run_action(browser, live_server, changelist: str, kim_id: str, action: str) 
     row.find_element(By.NAME, "_selected_action").click()
     Select(browser.find_element(By.NAME, "action")).select_by_value(action)
     browser.find_element(By.NAME, "index").click()
+    # The click returns before the action's answer has loaded when the action takes a while
+    # (an approval queues the model's tests): wait for the admin's messages.
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "ul.messagelist"))
     return browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text.lower()
 
 
