@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from kimsite import config
 from public import files, serialize
 from public.views.common import ForTemplate, respond
+from queryapi.models import QueryDocument
 from repository import kimcodes
 from repository.models import Error, TestResult, VerificationResult
 
@@ -72,8 +73,19 @@ def outcome_page(request, obj):
                "has_results_file": (obj.path / config.RESULTS_FILE).is_file(),
                "instances": getattr(obj, "instances", None),
                "is_grade": isinstance(obj, VerificationResult)}
-    return respond(request, "public/outcome.html", context,
-                   lambda: serialize.outcome(obj, values if isinstance(obj, TestResult) else None))
+    return respond(request, "public/outcome.html", context, lambda: {
+        **serialize.outcome(obj, values if isinstance(obj, TestResult) else None),
+        "documents": query_documents(obj)})
+
+
+def query_documents(obj) -> list[dict]:
+    """The result's documents in the query API's ``data`` database, as ``POST /api`` answers
+    them (same rows, same field names: ``meta.uuid``, ``meta.runner.kimcode``, ``si-value``…);
+    an error has none."""
+    rows = (QueryDocument.objects.filter(database=QueryDocument.Database.DATA, source=obj.kim_id)
+            .order_by("pk").values_list("document", "latest"))
+    # ``latest`` is kept in its own column (it changes without the document), as the engine reads it.
+    return [{**document, "latest": latest} for document, latest in rows]
 
 
 def values_csv(obj) -> HttpResponse:

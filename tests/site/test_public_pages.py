@@ -154,3 +154,20 @@ def test_pages_cost_the_same_queries_with_three_models_or_twelve(client, cast):
         model = make_model(f"LJ_More_{n}", 200 + n)
         make_values(make_result(cast.test, model, 7000 + n), PROPERTY, a=(5.0 + n / 10, "angstrom"))
     assert {url: _queries(client, url) for url in urls} == before
+
+
+def test_a_result_json_twin_carries_the_query_api_documents_of_that_result(client, cast):
+    import json
+
+    result = cast.results[0]
+    twin = client.get(f"/id/{result.kim_id}?format=json").json()
+    answered = client.post("/api", {"database": json.dumps("data"), "history": json.dumps(True),
+                                    "query": json.dumps({"meta.uuid": result.kim_id})}).json()
+    assert twin["documents"], twin
+    assert twin["documents"] == answered
+    document = twin["documents"][0]
+    assert document["meta"]["uuid"] == result.kim_id
+    assert document["meta"]["runner"]["kimcode"] == cast.test.kim_id
+    assert document["a"]["source-unit"] == "angstrom" and "si-value" in document["a"]
+    error = client.get(f"/id/{cast.error.kim_id}?format=json").json()
+    assert error["documents"] == []
