@@ -22,7 +22,7 @@ MAX_NAMED_MODELS = 30
 #: figure once more to measure it: 55 ms of a 500-model plot's 85 (bench_site's test plot).
 #: The bottom one leaves room for the rotated model names.
 MARGINS = {"left": 0.1, "right": 0.98, "top": 0.92}
-BOTTOM_NAMED, BOTTOM_UNNAMED = 0.36, 0.1
+BOTTOM_NAMED, BOTTOM_UNNAMED = 0.42, 0.1
 #: Text as SVG text (the browser's fonts), not every glyph as a path: smaller and faster.
 SVG_STYLE = {"svg.fonttype": "none"}
 
