@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 LONG = os.environ.get("PIPELINE_LONG_FAULTS") == "1"
 RESTARTS = 20 if LONG else 4
-TESTS, FAILING, MODELS = (4, 1, 8) if LONG else (3, 1, 4)
+TESTS, FAILING, MODELS = (4, 1, 8) if LONG else (3, 1, 6)
 
 
 def test_postgresql_restarted_mid_queue_loses_and_doubles_no_job(private_postgres, tmp_path):

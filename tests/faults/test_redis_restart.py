@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 LONG = os.environ.get("PIPELINE_LONG_FAULTS") == "1"
 RESTARTS = 20 if LONG else 4
-TESTS, FAILING, MODELS = (7, 1, 8) if LONG else (3, 1, 4)
+TESTS, FAILING, MODELS = (7, 1, 8) if LONG else (3, 1, 6)
 
 
 def queued_deliveries(server, cluster_name: str) -> int:
