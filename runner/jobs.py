@@ -9,6 +9,7 @@ queues again only the jobs of workers that stopped renewing.
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -17,7 +18,7 @@ from multiprocessing import get_context
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from tqdm import tqdm
@@ -116,10 +117,25 @@ class LeaseLost(PipelineError):
     """Another worker holds the job now (our lease expired): stop, keep nothing."""
 
 
+#: What a database that went away (a restart, a failover, a cut connection) raises.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
 def heartbeat_for(job: Job, owner: str):
-    """The ``heartbeat`` run_pair calls while the runner runs: extend the lease, or stop the run."""
+    """The ``heartbeat`` run_pair calls while the runner runs: extend the lease, or stop the run.
+
+    A database that does not answer does not stop the run: the beat is skipped and the next
+    one tries on a new connection. If it stays away past the lease, reconcile queues the job
+    again and the first beat that gets through finds the lease lost.
+    """
     def beat() -> None:
-        if not extend_lease(job.pk, owner):
+        try:
+            held = extend_lease(job.pk, owner)
+        except DATABASE_GONE as exc:
+            log.warning("job %s: lease not renewed, the database did not answer: %s", job.pk, exc)
+            connection.close()
+            return
+        if not held:
             raise LeaseLost(f"job {job.pk}: the lease of {owner} was lost", kim_id=job.runner_kim_id)
     return beat
 
@@ -202,6 +218,8 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
         # Not this attempt's failure: the job is its new holder's (or queued for one) now.
         log.warning("%s; the run was stopped, nothing kept, the job left to its new holder", exc)
         return "lease-lost"
+    except DATABASE_GONE as exc:
+        return database_gone(job, owner, exc, dispatch_released=dispatch_released)
     except Exception as exc:  # noqa: BLE001 — any failure of the machinery is an attempt lost
         log.exception("job %s attempt %d failed", job.pk, job.attempts)
         return attempt_failed(job, owner, f"{type(exc).__name__}: {exc}",
@@ -292,6 +310,34 @@ def attempt_failed(job: Job, owner: str, message: str, *, dispatch_released: boo
     log.warning("job %s attempt %d/%d failed (%s): %s", job.pk, job.attempts, job.max_attempts,
                 state, message)
     return str(state)
+
+
+def database_gone(job: Job, owner: str, exc: Exception, *, dispatch_released: bool = True) -> str:
+    """The database went away under this attempt (a restart, a failover): not the job's fault.
+
+    The job is queued again with its attempt given back, on a new connection, tried for up to
+    one lease; a database away longer lets the lease lapse, and reconcile queues the job again
+    (that lapse counts as an attempt).
+    """
+    message = f"database gone during attempt {job.attempts}: {type(exc).__name__}: {exc}"
+    log.warning("job %s: %s; queued again, the attempt given back", job.pk, message)
+    deadline = time.monotonic() + lease_seconds()
+    while True:
+        connection.close()
+        try:
+            with transaction.atomic():
+                changed = Job.objects.filter(
+                    pk=job.pk, state=Job.State.RUNNING, lease_owner=owner).update(
+                    state=Job.State.QUEUED, lease_owner="", lease_expires_at=None,
+                    attempts=F("attempts") - 1, updated_at=timezone.now(),
+                    last_error=message[:5000])
+                if changed and dispatch_released:
+                    transaction.on_commit(lambda: dispatch([job.pk]))
+            return "database-gone" if changed else "lease-lost"
+        except DATABASE_GONE:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def fail(job: Job, owner: str, message: str, *, dispatch_released: bool = True) -> str:

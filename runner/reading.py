@@ -165,9 +165,11 @@ def read_2020(run: Run) -> Reading:
         raise InvalidResults("output/results.edn is not a list of property instances", path=path)
     if not instances:
         raise NoResults("output/results.edn holds no property instances", path=path)
+    # Read before the try: a database gone (a restart) is the machinery's failure, raised as
+    # it is, never the results' (an invalid-results Error of a valid run).
+    definitions = property_definitions({str(i.get("property-id")) for i in instances})
     try:
-        kim_property.check_property_instances(instances, fp_path=property_definitions(
-            {str(i.get("property-id")) for i in instances}))
+        kim_property.check_property_instances(instances, fp_path=definitions)
     except Exception as exc:  # kim_property raises KIMPropertyError and plain exceptions
         raise InvalidResults(f"the property instances fail validation: {exc}", path=path) from exc
     reading = Reading(instances, text)

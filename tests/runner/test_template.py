@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from repository import kimcodes
 from repository.errors import PipelineDataMissing, PipelineTemplateError
-from repository.models import ReferenceDatum, SourceFormat, TestResult
+from repository.models import ReferenceDatum, SourceFormat, TestDriver, TestResult
 from runner.template import (
     convert,
     missing_upstream,
@@ -140,6 +140,7 @@ def test_path_refuses_what_is_not_an_item_of_the_repository(test_item, model, re
     outside.mkdir()
     (repository_dir / "td").mkdir()
     os.symlink(outside, repository_dir / "td" / "Escape__TD_000000000098_000")
+    TestDriver.objects.create(kim_id="Escape__TD_000000000098_000")  # path() answers imported items
     with pytest.raises(PipelineTemplateError, match="outside the repository"):
         render('@< path("Escape__TD_000000000098_000") >@', test_item, model)
 
@@ -149,6 +150,7 @@ def test_path_gives_the_latest_version_s_2012_executable(test_item, model, repos
         folder = repository_dir / "td" / f"Driver__TD_000000000077_{version}"
         folder.mkdir(parents=True)
         (folder / folder.name).write_text("#!/bin/sh\n")
+        TestDriver.objects.create(kim_id=folder.name)  # path() answers imported items
     latest = repository_dir / "td" / "Driver__TD_000000000077_002"
     # path() and @PATH are the same: the executable named like the folder, when there is one.
     assert render('@< path("TD_000000000077") >@', test_item, model) == f"{latest.resolve()}/{latest.name}"
