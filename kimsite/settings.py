@@ -165,6 +165,9 @@ PIPELINE_SANDBOX = env_str("PIPELINE_SANDBOX", "on")
 #: Folders (":"-separated) a run may write besides its scratch copy: a shared cache; the test
 #: suite's witness logs. Empty by default.
 PIPELINE_SANDBOX_WRITABLE = [p for p in env_str("PIPELINE_SANDBOX_WRITABLE", "").split(":") if p]
+#: The pre-warmed runner (runner.warm): a job's Python processes forked from a server that has
+#: imported numpy, scipy, ase, kimpy and kim-property once. "0" runs each as a fresh interpreter.
+PIPELINE_PREWARM = env_str("PIPELINE_PREWARM", "on")
 #: Bytes of address space of a run (RLIMIT_AS): an allocation beyond fails (category resource).
 RUNNER_MEMORY_LIMIT = env_int("RUNNER_MEMORY_LIMIT", 4 * 1024 ** 3)
 #: Processes and threads of a run (a pids cgroup where writable, else RLIMIT_NPROC).

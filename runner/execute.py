@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from kimsite import config
@@ -40,6 +41,7 @@ from runner import (
     results,
     sandbox,
     template,
+    warm,
 )
 from runner.sync import hooks as sync_hooks
 
@@ -53,6 +55,10 @@ def subprocess_environment() -> dict:
     env["LIBC_FATAL_STDERR_"] = "1"
     # A driver imported from its item folder must not leave __pycache__ there (integrity).
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # One thread per BLAS/OpenMP pool: a worker per core, and the warm server must be
+    # single-threaded when it forks (a run may still set its own in its environment).
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        env.setdefault(name, "1")
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
 
@@ -131,7 +137,9 @@ def _error(run: reading.Run, heartbeat, category, message: str):
 def _run_and_keep(run: reading.Run, *, rebuild: bool, heartbeat):
     try:
         return _run(run, rebuild=rebuild, heartbeat=heartbeat)
-    except processes.HeartbeatFailed:
+    except (processes.HeartbeatFailed, OperationalError, InterfaceError):
+        # A database gone mid-run is the machinery's fault, not the pair's outcome: the queue
+        # gives the attempt back (runner.jobs.database_gone), nothing is kept.
         raise
     except PipelineDataMissing as exc:
         return _error(run, heartbeat, Error.Category.DEPENDENCY, str(exc))
@@ -200,15 +208,27 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     box = _sandbox_of(run, driver, built)
     home = run.scratch / ".home"
     home.mkdir()
+    env = sandbox.environment(subprocess_environment(), home)
+    # Started (at the worker's first job) before the run, so it is never taken for the run's.
+    server = warm.server_for(env)
+    if server is not None:
+        env = warm.with_warm_path(env, server.bin)
+        box.readable.append(server.folder)
+    run_tag = f"{owners.owner()}/{run.scratch.name}"
     try:
         box.prepare()
         record = processes.run_process(
             box.command([str(executable)]), cwd=run.scratch, stdin_path=stdin_path,
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
-            env=sandbox.environment(subprocess_environment(), home), timeout=run.timeout,
-            limit=reading.output_limit(), run_tag=f"{owners.owner()}/{run.scratch.name}",
+            env=env, timeout=run.timeout, limit=reading.output_limit(), run_tag=run_tag,
             heartbeat=heartbeat, limits=box.apply_limits,
         )
+        if server is not None:
+            # The warm forks are the server's children, not the runner's: their user time and
+            # peak memory are the job's all the same.
+            used = server.usage(run_tag)
+            record.usertime = (record.usertime or 0.0) + used.utime
+            record.memmax = max(record.memmax or 0, used.maxrss)
     except OSError as exc:
         # A bad interpreter line or a non-program: the kernel refuses to start it.
         run.exit_code = 126

@@ -4,6 +4,7 @@ import pytest
 
 from runner import sandbox
 from tests.fixtures.runner.cast import installed_model, made_test
+from tests.fixtures.runner.warm import ready_warm_server
 
 pytestmark = pytest.mark.django_db
 
@@ -13,10 +14,18 @@ def model(repository_dir):
     return installed_model()
 
 
-@pytest.fixture
-def hostile(model):
-    """Run a Python runner body on the Al model; return the Error it ends as."""
+@pytest.fixture(params=["fresh", "warm"])
+def hostile(model, request, settings, tmp_path):
+    """Run a Python runner body on the Al model; return the Error it ends as.
+
+    Twice: as a fresh interpreter, and forked from the warm server (runner.warm), which must
+    hold the same line.
+    """
     from runner.execute import run_pair
+
+    settings.PIPELINE_PREWARM = "on" if request.param == "warm" else "0"
+    if request.param == "warm":
+        ready_warm_server(tmp_path)
 
     counter = iter(range(900, 999))
 
@@ -25,6 +34,7 @@ def hostile(model):
         test = made_test(kim_id, {"pipeline.stdin.tpl": "", "runner": (
             "#!/usr/bin/env python3\nimport os, sys, socket, subprocess, time\n" + body)})
         return run_pair(test, model)
+    run.mode = request.param
     return run
 
 
