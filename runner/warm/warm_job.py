@@ -128,7 +128,12 @@ def become_job(plan, cwd, env, fds, limits, keeper: int) -> None:
 
 
 def _reseed() -> None:
+    """Fresh random state, and what the stdlib cached of the server's environment at import."""
     import random
+
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None  # read again from the job's TMPDIR
 
     random.seed()
     numpy = sys.modules.get("numpy")
