@@ -9,6 +9,8 @@ import logging
 from django.db import transaction
 
 from repository import grades, matching
+from repository.errors import PipelineError
+from repository.kimcodes import RESULT_LEADERS
 from repository.models import (
     Model,
     ModelDriver,
@@ -93,6 +95,11 @@ def on_item_changed(item, *, priority=Job.Priority.NORMAL, force: bool = False,
 def submit(kim_id: str, *, priority=Job.Priority.NORMAL, force: bool = False,
            dispatch: bool = True) -> SubmitReport:
     """``manage.py submit``: the fan-out of one item by KIM ID (no version: the latest)."""
+    leader = str(kim_id).split("__")[-1][:2].upper()
+    if leader in RESULT_LEADERS:
+        raise PipelineError(f"{kim_id} is a result, not an item: submit takes a test, a check, "
+                            "a model or a driver (to compute a pair again: runpair TEST MODEL "
+                            "--force, or submit --errors)", kim_id=kim_id)
     return on_item_changed(kim_obj(kim_id), priority=priority, force=force,
                            reason=f"submitted {kim_id}", dispatch=dispatch)
 

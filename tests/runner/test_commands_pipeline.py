@@ -55,6 +55,11 @@ def test_submit_refuses_unknown_items_and_priorities():
     with pytest.raises(CommandError, match="unknown priority"):
         items.make_model(items.AR_MODELS[0])
         command("submit", items.AR_MODELS[0], "--priority", "urgent")
+    # A result is not an item to fan out (it was an AttributeError): said, nothing queued.
+    for result in ("TR_123456789012_000", "Lattice_Ar__VR_123456789012_001", "ER_123456789012_000"):
+        with pytest.raises(CommandError, match="is a result, not an item: submit takes a test"):
+            command("submit", result)
+    assert not Job.objects.exists()
 
 
 @pytest.mark.django_db
