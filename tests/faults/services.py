@@ -116,8 +116,17 @@ class PrivatePostgres:
             except ProcessLookupError:
                 pass
         wait_for_port(self.port, up=False, seconds=30, what="private PostgreSQL SIGKILL")
+        # Gone, not a zombie: pg_ctl start takes a live pid in postmaster.pid for a running
+        # server. A test process that ran a pipeline job is a child subreaper, so the killed
+        # postmaster may be re-parented here: reap it then.
+        dead = [pid, *(int(c) for c in backends)]
         deadline = time.monotonic() + 30
-        while any(Path(f"/proc/{c}").exists() for c in backends) and time.monotonic() < deadline:
+        while any(Path(f"/proc/{p}").exists() for p in dead) and time.monotonic() < deadline:
+            for p in dead:
+                try:
+                    os.waitpid(p, os.WNOHANG)
+                except ChildProcessError:
+                    pass
             time.sleep(0.05)
         time.sleep(down_seconds)
         self.start()
