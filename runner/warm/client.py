@@ -142,7 +142,16 @@ class WarmServer:
         if not self.ready and self.process.poll() is None:
             said = self._answer(timeout)
             self.ready = bool(said.get("ready"))
-        return self.ready
+        if self.ready:
+            # The ready line comes just before listen(): a ping is answered by the server's
+            # loop, after it, so what connects from now on is served warm.
+            try:
+                self.process.stdin.write(b"ping\n")
+                self.process.stdin.flush()
+            except OSError:
+                return False
+            return bool(self._answer(timeout).get("pong"))
+        return False
 
     def usage(self, run_tag: str) -> Usage:
         """What the forks of ``run_tag`` used (and forget it); nothing when the server is gone
