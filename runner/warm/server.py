@@ -107,12 +107,11 @@ def serve(folder: str) -> None:
     while True:
         ready, _, _ = select.select([taken, reports, control] + ([listener] if spare is None else []), [], [])
         _drain(reports, accounts)
-        if spare is not None and (taken in ready or spare in _reap()):
+        ended = _reap()
+        if spare is not None and (taken in ready or spare in ended):
             if taken in ready:
                 os.read(taken, 64)
             spare = _spare(listener, started, report, reports, took)
-        else:
-            _reap()
         if listener in ready:
             conn, _ = listener.accept()
             if threads > 1:  # never fork a threaded process: every request runs cold

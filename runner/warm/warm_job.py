@@ -9,6 +9,7 @@ makes new standard streams, reseeds the random generators, and runs the script (
 
 import ctypes
 import os
+import resource
 import signal
 import sys
 
@@ -95,10 +96,8 @@ def become_job(plan, cwd, env, fds, limits, keeper: int) -> None:
         die_with_parent()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") < 1 << 20 else 65536)
+        os.closerange(3, min(os.sysconf("SC_OPEN_MAX"), 1 << 20))  # the server's fds: none is the job's
         for which, value in limits:
-            import resource
-
             resource.setrlimit(which, value)
         drop_privileges()
         die_with_parent()
