@@ -89,9 +89,12 @@ def object_row(item, *, latest: bool) -> QueryDocument:
                          created_on=getattr(item, "created_at", None), document=document)
 
 
-def refresh_latest(**scope) -> None:
-    """Recompute ``latest`` of the data documents of results within ``scope`` (pair columns)."""
-    for table in RESULT_TABLES:
+def refresh_latest(*, tables=RESULT_TABLES, **scope) -> None:
+    """Recompute ``latest`` of the data documents of results within ``scope`` (pair columns).
+
+    A table's flags depend on its own rows only: one outcome changes those of its table.
+    """
+    for table in tables:
         ids = latest_result_ids(table, Q(**scope))
         rows = QueryDocument.objects.filter(database=DATA, kind=table.leaders[0].lower(), **scope)
         rows.exclude(source__in=ids).exclude(latest=False).update(latest=False)
@@ -103,7 +106,8 @@ def write_outcome(outcome) -> None:
     with transaction.atomic():
         QueryDocument.objects.filter(source=outcome.kim_id).delete()
         QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=False))
-        refresh_latest(runner_number=outcome.runner_number, subject_number=outcome.subject_number)
+        refresh_latest(tables=[type(outcome)._meta.concrete_model],
+                       runner_number=outcome.runner_number, subject_number=outcome.subject_number)
 
 
 def write_item(item) -> None:
@@ -175,11 +179,11 @@ def forget_item(item) -> None:
         _refresh_around(type(item)._meta.concrete_model, [item])
 
 
-def forget(kim_id: str, **scope) -> None:
+def forget(kim_id: str, *, tables=RESULT_TABLES, **scope) -> None:
     with transaction.atomic():
         QueryDocument.objects.filter(source=kim_id).delete()
         if scope:
-            refresh_latest(**scope)
+            refresh_latest(tables=tables, **scope)
 
 
 # -- receivers ----------------------------------------------------------------------------------
@@ -200,8 +204,8 @@ def on_outcome_saved(sender, instance, raw=False, **kwargs):
 
 
 def on_outcome_deleted(sender, instance, **kwargs):
-    _guarded(instance.kim_id, forget, instance.kim_id, runner_number=instance.runner_number,
-             subject_number=instance.subject_number)
+    _guarded(instance.kim_id, forget, instance.kim_id, tables=[type(instance)._meta.concrete_model],
+             runner_number=instance.runner_number, subject_number=instance.subject_number)
 
 
 def on_item_saved(sender, instance, raw=False, **kwargs):

@@ -72,12 +72,24 @@ def child_setup(then: Callable[[], None] | None = None) -> Callable[[], None]:
 # Finding and killing a run's processes
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (read from /proc), including those in other sessions."""
-    children: dict[int, list[int]] = {}
+#: pid → (parent pid, start time in clock ticks since boot), of every live process.
+ProcessTable = dict[int, tuple[int, int]]
+
+
+def process_table() -> ProcessTable:
+    """One pass over /proc: what the searches below share (each pass costs about 1.5 ms)."""
+    table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _stat_fields(entry)) is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry))
+            table[int(entry)] = (int(fields[1]), int(fields[19]))
+    return table
+
+
+def _descendants(pid: int, table: ProcessTable) -> list[int]:
+    """Every live descendant of ``pid``, including those in other sessions."""
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -86,21 +98,30 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def tagged(match: Callable[[str], bool]) -> list[int]:
-    """Pids of processes whose KIM_PIPELINE_RUN value satisfies ``match`` (own user's only)."""
+def tagged(match: Callable[[str], bool], *, started_since: int | None = None,
+           table: ProcessTable | None = None) -> list[int]:
+    """Pids of processes whose KIM_PIPELINE_RUN value satisfies ``match`` (own user's only).
+
+    ``started_since`` (clock ticks since boot, with ``table``): only processes started then or
+    later are read, since a run's processes cannot be older than its runner.
+    """
     marker = RUN_VARIABLE.encode() + b"="
+    if started_since is not None and table is not None:
+        candidates = [pid for pid, (_, start) in table.items() if start >= started_since]
+    else:
+        candidates = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for pid in candidates:
+        if pid == os.getpid():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
                 environ = handle.read()
         except OSError:  # gone, or another user's
             continue
         for item in environ.split(b"\0"):
             if item.startswith(marker) and match(item[len(marker):].decode(errors="replace")):
-                found.append(int(entry))
+                found.append(pid)
                 break
     return found
 
@@ -131,24 +152,22 @@ def _reap_adopted(pids) -> None:
                 pass
 
 
-def children() -> set[tuple[int, int]]:
+def children(table: ProcessTable | None = None) -> set[tuple[int, int]]:
     """(pid, start time) of this process's direct children, run_process's ``spare``."""
-    me, found = str(os.getpid()), set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat_fields(entry)) is not None and fields[1] == me:
-            found.add((int(entry), int(fields[19])))
-    return found
+    me = os.getpid()
+    table = process_table() if table is None else table
+    return {(pid, start) for pid, (parent, start) in table.items() if parent == me}
 
 
-def _adopted(pid: int, spare: set[tuple[int, int]]) -> list[int]:
+def _adopted(pid: int, spare: set[tuple[int, int]], table: ProcessTable) -> list[int]:
     """This subreaper's children but ``spare`` and ``pid``, with their descendants: a run's
     orphans, even those without its tag. Never one in this process's session: no process of
     a run (started in a session of its own) can join it."""
     session, found = os.getsid(0), []
-    for child in children() - spare:
+    for child in children(table) - spare:
         try:
             if child[0] != pid and os.getsid(child[0]) != session:
-                found += [child[0], *_descendants(child[0])]
+                found += [child[0], *_descendants(child[0], table)]
         except ProcessLookupError:
             pass
     return found
@@ -161,11 +180,14 @@ def kill_tree(pid: int, run_tag: str | None = None,
     With ``spare`` (this process's children() before it started ``pid``), also every other
     child this process has now: the orphans of the run re-parented here (a subreaper).
     """
-    stray = _descendants(pid)
+    table = process_table()
+    stray = _descendants(pid, table)
     if spare is not None:
-        stray += [p for p in _adopted(pid, spare) if p not in stray]
+        stray += [p for p in _adopted(pid, spare, table) if p not in stray]
     if run_tag is not None:
-        stray += [p for p in tagged(lambda value: value == run_tag) if p not in stray and p != pid]
+        since = table[pid][1] if pid in table else None
+        stray += [p for p in tagged(lambda value: value == run_tag, started_since=since, table=table)
+                  if p not in stray and p != pid]
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -305,4 +327,4 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
 
 
 __all__ = ["run_process", "kill_tree", "ProcessRecord", "HeartbeatFailed", "become_subreaper",
-           "child_setup", "tagged", "RUN_VARIABLE", "kill_all", "children"]
+           "child_setup", "tagged", "RUN_VARIABLE", "kill_all", "children", "process_table"]
