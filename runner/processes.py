@@ -50,6 +50,11 @@ def become_subreaper() -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+def die_with_parent() -> None:
+    """This process gets SIGKILL when its parent (the thread that forked it) ends."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def child_setup(then: Callable[[], None] | None = None) -> Callable[[], None]:
     """A ``preexec_fn``: the child gets SIGKILL when this process (its forking thread) dies.
 
@@ -60,7 +65,7 @@ def child_setup(then: Callable[[], None] | None = None) -> Callable[[], None]:
     def setup() -> None:
         # In the child between fork and exec. PDEATHSIG fires when the forking *thread* exits:
         # run_process forks from the thread that waits for the run, which lives as long as it.
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()
         if os.getppid() != parent:  # the worker died before prctl took effect
             os._exit(1)
         if then is not None:
@@ -268,12 +273,15 @@ def _wait(pidfd: int, started: float, timeout: float,
 def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path: Path,
                 stderr_path: Path, env: dict, timeout: float, limit: int, run_tag: str,
                 heartbeat: Callable[[], None] | None = None,
-                limits: Callable[[], None] | None = None) -> ProcessRecord:
+                limits: Callable[[], None] | None = None,
+                launcher: Callable[[int], list[str] | None] | None = None) -> ProcessRecord:
     """Run ``command`` in its own session with a wall-clock limit; account time and memory.
 
     Everything it started is killed when it exits, times out, or this call is interrupted
     (e.g. by django-q2's timeout alarm); if this process dies, the kernel kills the runner.
-    ``limits`` runs in the child before exec (``runner.sandbox.Sandbox.apply_limits``).
+    ``limits`` runs in the child before exec (``runner.sandbox.Sandbox.apply_limits``), unless
+    ``launcher`` (``Sandbox.launcher``) gives the argv prefix of a program that sets the
+    parent-death signal and the limits itself: then the worker is vforked, not forked.
     """
     become_subreaper()
     spare = children()  # this process's own children: never the run's to kill
@@ -286,12 +294,13 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
             heartbeat()
         except Exception as exc:
             raise HeartbeatFailed(exc) from exc
+    prefix = launcher(os.getpid()) if launcher is not None else None
     started = time.monotonic()
     with open(stdin_path, "rb") as stdin:
-        process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                   start_new_session=True, close_fds=True,
-                                   preexec_fn=child_setup(limits))
+        process = subprocess.Popen(
+            [*prefix, *command] if prefix else command, stdin=stdin, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True, close_fds=True,
+            preexec_fn=None if prefix else child_setup(limits))
     readers = [
         threading.Thread(target=_drain, args=(process.stdout, stdout_path, limit, output["stdout"]),
                          daemon=True),

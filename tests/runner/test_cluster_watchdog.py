@@ -1,0 +1,144 @@
+"""The task queue's read lock, held by a worker that died while it waited for a task
+(runner.cluster): on a real multiprocessing queue of django-q2's, then in a real qcluster."""
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django_q.queues import Queue
+
+from runner import cluster
+
+FORK = multiprocessing.get_context("fork")
+
+
+def wait_until(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def reader_killed_while_waiting(tasks: Queue) -> None:
+    """A process blocked in ``get`` (holding the read lock, as an idle worker does), SIGKILLed."""
+    reader = FORK.Process(target=tasks.get, daemon=True)
+    reader.start()
+    wait_until(lambda: cluster.lock_is_held(tasks._rlock), 10, "the reader to take the lock")
+    os.kill(reader.pid, signal.SIGKILL)
+    reader.join()
+
+
+def test_a_reader_killed_while_it_waited_leaves_the_queue_unreadable_until_the_watchdog_frees_it():
+    tasks = Queue(maxsize=2)
+    reader_killed_while_waiting(tasks)
+    tasks.put("task")
+    with pytest.raises(queue.Empty):  # the dead reader's lock: nobody can take the task
+        tasks.get(timeout=1.5)
+
+    stop = FORK.Event()
+    watchdog = FORK.Process(target=cluster.watch_read_lock, args=(tasks, stop, 0.5), daemon=True)
+    watchdog.start()
+    try:
+        assert tasks.get(timeout=10) == "task"
+        assert not cluster.lock_is_held(tasks._rlock)
+    finally:
+        stop.set()
+        watchdog.join(timeout=5)
+    assert watchdog.exitcode == 0, "the watchdog ends when the cluster stops"
+
+
+def test_the_watchdog_leaves_a_live_reader_its_lock():
+    tasks = Queue(maxsize=2)
+    got = FORK.Queue()
+    reader = FORK.Process(target=lambda: got.put(tasks.get()), daemon=True)
+    reader.start()
+    wait_until(lambda: cluster.lock_is_held(tasks._rlock), 10, "the reader to take the lock")
+    stop = FORK.Event()
+    watchdog = FORK.Process(target=cluster.watch_read_lock, args=(tasks, stop, 0.3), daemon=True)
+    watchdog.start()
+    try:
+        time.sleep(1.5)  # five times its patience: no task waits, so the lock is the reader's
+        assert cluster.lock_is_held(tasks._rlock)
+        tasks.put("task")
+        assert got.get(timeout=10) == "task"
+        reader.join(timeout=5)
+        assert not cluster.lock_is_held(tasks._rlock)
+    finally:
+        stop.set()
+        watchdog.join(timeout=5)
+
+
+class Waiting:
+    """A stand-in queue with ``count`` tasks waiting and a lock that is taken or free."""
+
+    def __init__(self, count: int, held: bool):
+        self.count = count
+        self._rlock = threading.Lock()
+        if held:
+            self._rlock.acquire()
+
+    def qsize(self) -> int:
+        return self.count
+
+
+@pytest.mark.parametrize(("count", "held"), [(0, True), (2, False), (0, False)])
+def test_a_lock_is_orphaned_only_while_held_with_a_task_waiting(count, held):
+    assert cluster.orphaned(Waiting(count, held), None, 1.0, now=100.0) == (False, None)
+
+
+def test_an_orphaned_lock_is_released_after_the_patience_only():
+    stuck = Waiting(1, held=True)
+    assert cluster.orphaned(stuck, None, 5.0, now=100.0) == (False, 100.0)
+    assert cluster.orphaned(stuck, 100.0, 5.0, now=104.9) == (False, 100.0)
+    assert cluster.orphaned(stuck, 100.0, 5.0, now=105.0) == (True, 100.0)
+    stuck.count = 0  # read meanwhile: the count starts again
+    assert cluster.orphaned(stuck, 100.0, 5.0, now=106.0) == (False, None)
+
+
+def wchan(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path):
+    """Both idle workers of a real qcluster SIGKILLed (one of them held the lock), then jobs."""
+    from tests.fixtures.pipeline.site import PipelineSite
+
+    site = PipelineSite(tmp_path)
+    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
+    site.manage("migrate", "--noinput")
+    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
+    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+    try:
+        site.start_cluster("idle")
+
+        def idle_workers():
+            pids = [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines()
+                    if "ready for work at" in line] if log.exists() else []
+            # One waits in the pipe's read (it holds the lock), the other for the lock.
+            return pids if len(pids) == 2 and any("pipe_read" in wchan(p) for p in pids) else None
+
+        workers = site.wait_for(idle_workers, timeout=60, every=0.1, what="two idle workers")
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        site.scenario("submit")
+
+        def everything_done():
+            report = site.scenario("report")
+            return report if report["states"]["done"] == 4 else None
+
+        report = site.wait_for(everything_done, timeout=60, every=1, what="every job done")
+    finally:
+        site.stop_all()
+    assert set(report["results_per_pair"].values()) == {1}
+    assert "a worker died holding it; released" in log.read_text()
