@@ -39,8 +39,8 @@ ITEM_TABLES = (Test, TestDriver, Model, ModelDriver, Property, ReferenceDatum, V
 SIGNAL_TABLES = (*ITEM_TABLES, SimulatorModel)
 
 
-def latest_result_ids(table, rows: Q | None = None) -> set[str]:
-    """KIM IDs of the results (among ``rows``) that are latest for their pair."""
+def latest_results(table, rows: Q | None = None):
+    """The results (among ``rows``) that are latest for their pair, as a query."""
     rows = rows if rows is not None else Q()
     runner_field = table.runner_fields[0]
     runner_model = table._meta.get_field(runner_field).related_model
@@ -54,8 +54,13 @@ def latest_result_ids(table, rows: Q | None = None) -> set[str]:
                                                version__gt=OuterRef("runner_version"))
     newer_subject = Model.objects.filter(number=OuterRef("subject_number"),
                                          version__gt=OuterRef("subject_version"))
-    return set(table.objects.filter(rows).exclude(Exists(newer)).exclude(Exists(newer_runner))
-               .exclude(Exists(newer_subject)).values_list("kim_id", flat=True))
+    return (table.objects.filter(rows).exclude(Exists(newer)).exclude(Exists(newer_runner))
+            .exclude(Exists(newer_subject)))
+
+
+def latest_result_ids(table, rows: Q | None = None) -> set[str]:
+    """KIM IDs of the results (among ``rows``) that are latest for their pair."""
+    return set(latest_results(table, rows).values_list("kim_id", flat=True))
 
 
 def _data_row(document: dict, source, *, key: str, runner=None, subject=None) -> QueryDocument:
@@ -95,16 +100,17 @@ def refresh_latest(*, tables=RESULT_TABLES, **scope) -> None:
     A table's flags depend on its own rows only: one outcome changes those of its table.
     """
     for table in tables:
-        ids = latest_result_ids(table, Q(**scope))
-        rows = QueryDocument.objects.filter(database=DATA, kind=table.leaders[0].lower(), **scope)
-        rows.exclude(source__in=ids).exclude(latest=False).update(latest=False)
-        if ids:
-            rows.filter(source__in=ids).exclude(latest=True).update(latest=True)
+        # One UPDATE: each document's flag is whether its result is among the latest.
+        latest = latest_results(table, Q(**scope)).filter(kim_id=OuterRef("source"))
+        QueryDocument.objects.filter(database=DATA, kind=table.leaders[0].lower(), **scope).update(
+            latest=Exists(latest))
 
 
-def write_outcome(outcome) -> None:
+def write_outcome(outcome, *, new: bool = False) -> None:
+    """The data documents of ``outcome``, replaced (``new``: it has none yet)."""
     with transaction.atomic():
-        QueryDocument.objects.filter(source=outcome.kim_id).delete()
+        if not new:
+            QueryDocument.objects.filter(source=outcome.kim_id).delete()
         QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=False))
         refresh_latest(tables=[type(outcome)._meta.concrete_model],
                        runner_number=outcome.runner_number, subject_number=outcome.subject_number)
@@ -198,9 +204,9 @@ def _guarded(what: str, job, *args, **kwargs) -> None:
         logger.exception("query documents of %s not updated", what)
 
 
-def on_outcome_saved(sender, instance, raw=False, **kwargs):
+def on_outcome_saved(sender, instance, raw=False, created=False, **kwargs):
     if not raw:
-        _guarded(instance.kim_id, write_outcome, instance)
+        _guarded(instance.kim_id, write_outcome, instance, new=created)
 
 
 def on_outcome_deleted(sender, instance, **kwargs):

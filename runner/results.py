@@ -38,12 +38,14 @@ def tail(path: Path | None, lines: int = TAIL_LINES) -> str:
     return "\n".join(data.replace("\x00", "\\0").splitlines()[-lines:])[-TAIL_CHARS:]
 
 
+RESULT_TABLES = {"TR": TestResult, "VR": VerificationResult, "ER": Error}
+
+
 def _exists(code: str) -> bool:
-    """Whether a new result ID is taken: exact lookups (result IDs carry no name), and the disk."""
+    """Whether a new result ID is taken: an exact lookup in the one table whose IDs start with
+    its leader (result IDs carry no name), and the disk."""
     code = str(code)
-    return (TestResult.objects.filter(kim_id=code).exists()
-            or VerificationResult.objects.filter(kim_id=code).exists()
-            or Error.objects.filter(kim_id=code).exists()
+    return (RESULT_TABLES[code[:2]].objects.filter(kim_id=code).exists()
             or storage.item_path(code).exists())
 
 

@@ -4,7 +4,8 @@ A run sees read-only the folders it needs (``/usr``, a few files of ``/etc``, th
 environment, the repository, the builds, the KIM API collections), its scratch copy writable,
 a private ``/tmp``, no network, its own PID namespace (every process it starts dies with it)
 and an unprivileged user. The sandbox is a wrapper around the command (``Sandbox.command``)
-plus limits applied in the child before exec (``Sandbox.apply_limits``), so a runner that
+plus limits applied before exec (by ``runner/launch.c``, ``Sandbox.launcher``, or in a forked
+child, ``Sandbox.apply_limits``), so a runner that
 forks from a warm server can be wrapped the same way. ``PIPELINE_SANDBOX=off`` keeps only the
 environment allowlist and the limits (``manage.py check`` warns).
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from runner import native
 from runner.processes import child_setup
 
 #: Variables a run keeps from the worker's environment; everything else (DATABASE_URL,
@@ -45,6 +47,7 @@ DISK_WORDS = re.compile(r"No space left on device|ENOSPC|Disk quota exceeded")
 MEMORY_WORDS = re.compile(r"MemoryError|std::bad_alloc|Cannot allocate memory|out of memory",
                           re.IGNORECASE)
 PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
+LAUNCHER_SOURCE = Path(__file__).resolve().parent / "launch.c"
 
 
 def enabled() -> bool:
@@ -133,20 +136,37 @@ class Sandbox:
         except OSError:
             self.cgroup = None
 
-    def apply_limits(self) -> None:
-        """In the child between fork and exec: the rlimits, and the pids cgroup."""
-        memory = settings.RUNNER_MEMORY_LIMIT
-        limits = [(resource.RLIMIT_AS, memory), (resource.RLIMIT_CORE, 0),
+    def rlimits(self) -> list[tuple[int, int]]:
+        """The resource limits of the run: (RLIMIT_…, value), those that are set."""
+        limits = [(resource.RLIMIT_AS, settings.RUNNER_MEMORY_LIMIT), (resource.RLIMIT_CORE, 0),
                   (resource.RLIMIT_FSIZE, settings.RUNNER_FILE_SIZE_LIMIT),
                   (resource.RLIMIT_NOFILE, settings.RUNNER_OPEN_FILES_LIMIT)]
+        if self.cgroup is None and os.getuid() != 0:  # root's processes never count against NPROC
+            limits.append((resource.RLIMIT_NPROC, settings.RUNNER_PROCESS_LIMIT))
+        # A limit of 0 in the settings means none, but no core file is ever written.
+        return [(which, value) for which, value in limits
+                if (value or 0) > 0 or which == resource.RLIMIT_CORE]
+
+    def apply_limits(self) -> None:
+        """In the child between fork and exec: the rlimits, and the pids cgroup."""
         if self.cgroup is not None:
             with open(self.cgroup / "cgroup.procs", "w") as handle:
                 handle.write("0")
-        elif os.getuid() != 0:  # the kernel never counts root's processes against NPROC
-            limits.append((resource.RLIMIT_NPROC, settings.RUNNER_PROCESS_LIMIT))
-        for which, value in limits:
-            if value and value > 0:
-                resource.setrlimit(which, (value, value))
+        for which, value in self.rlimits():
+            resource.setrlimit(which, (value, value))
+
+    def launcher(self, parent: int) -> list[str] | None:
+        """The argv prefix that does what ``child_setup(apply_limits)`` does, after exec
+        (``runner/launch.c``), so the worker is not forked; None without a C compiler."""
+        try:
+            program = native.compiled(LAUNCHER_SOURCE, "kim-launch")
+        except native.NotCompiled:
+            return None
+        values = dict(self.rlimits())
+        order = (resource.RLIMIT_AS, resource.RLIMIT_CORE, resource.RLIMIT_FSIZE,
+                 resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC)
+        procs = str(self.cgroup / "cgroup.procs") if self.cgroup is not None else "-"
+        return [str(program), str(parent), procs, *(str(values.get(w, -1)) for w in order), "--"]
 
     def processes_refused(self) -> int:
         """How many forks the pids cgroup refused during the run."""
@@ -219,6 +239,8 @@ def start_failure(exit_code: int | None, stderr_head: str) -> str | None:
     first = stderr_head.splitlines()[0] if stderr_head.strip() else ""
     if exit_code == 1 and first.startswith("bwrap: execvp "):
         return first.removeprefix("bwrap: ")
+    if exit_code == 126 and first.startswith("kim-launch: "):
+        return first.removeprefix("kim-launch: ")
     return None
 
 

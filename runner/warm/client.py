@@ -13,7 +13,6 @@ leaves the run as it is without the warm path: the shim is then absent from PATH
 the real interpreter. ``PIPELINE_PREWARM=0`` turns it off.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from django.conf import settings
 
 from kimsite import config
-from runner import processes, provenance
+from runner import native, processes, provenance
 
 logger = logging.getLogger("pipeline.runner.warm")
 
@@ -48,22 +47,10 @@ class WarmUnavailable(Exception):
 
 def shim_binary() -> Path:
     """The compiled shim, built once per source version into the pipeline's folder."""
-    source = SHIM_SOURCE.read_bytes()
-    target = config.KIM_DIR / "warm" / f"python3-shim-{hashlib.sha256(source).hexdigest()[:12]}"
-    if target.is_file():
-        return target
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise WarmUnavailable("no C compiler to build the python3 shim")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    done = subprocess.run([compiler, "-O2", "-o", str(partial), str(SHIM_SOURCE)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise WarmUnavailable(f"the python3 shim does not compile: {done.stderr[-500:]}")
-    os.replace(partial, target)
-    return target
+    try:
+        return native.compiled(SHIM_SOURCE, "python3-shim")
+    except native.NotCompiled as exc:
+        raise WarmUnavailable(f"the python3 shim: {exc}") from exc
 
 
 @dataclass

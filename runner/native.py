@@ -1,0 +1,39 @@
+"""Small C programs of the runner, compiled once per source version with the system's compiler.
+
+The python3 shim of the pre-warmed runner (``runner/warm/shim.c``) and the launcher of every
+run (``runner/launch.c``) live in ``KIM_DIR/native/``, named by a hash of their source, so a
+changed source is compiled again and several workers share one binary.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from kimsite import config
+
+
+class NotCompiled(Exception):
+    """No C compiler, or the source does not compile: the caller's slower path is used."""
+
+
+def compiled(source: Path, name: str) -> Path:
+    """The binary of ``source`` (compiled now if it is not there yet)."""
+    text = source.read_bytes()
+    target = config.KIM_DIR / "native" / f"{name}-{hashlib.sha256(text).hexdigest()[:12]}"
+    if target.is_file():
+        return target
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise NotCompiled(f"no C compiler to build {source.name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written under a name of this process, then renamed: a concurrent worker never runs half a binary.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    done = subprocess.run([compiler, "-O2", "-o", str(partial), str(source)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise NotCompiled(f"{source.name} does not compile: {done.stderr[-500:]}")
+    os.replace(partial, target)
+    return target
