@@ -222,6 +222,7 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
             stdout_path=run.scratch / config.STDOUT_FILE, stderr_path=run.scratch / config.STDERR_FILE,
             env=env, timeout=run.timeout, limit=reading.output_limit(), run_tag=run_tag,
             heartbeat=heartbeat, limits=box.apply_limits, launcher=box.launcher,
+            contained=sandbox.enabled(),
         )
         if server is not None:
             # The warm forks are the server's children, not the runner's: their user time and

@@ -274,7 +274,8 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
                 stderr_path: Path, env: dict, timeout: float, limit: int, run_tag: str,
                 heartbeat: Callable[[], None] | None = None,
                 limits: Callable[[], None] | None = None,
-                launcher: Callable[[int], list[str] | None] | None = None) -> ProcessRecord:
+                launcher: Callable[[int], list[str] | None] | None = None,
+                contained: bool = False) -> ProcessRecord:
     """Run ``command`` in its own session with a wall-clock limit; account time and memory.
 
     Everything it started is killed when it exits, times out, or this call is interrupted
@@ -282,9 +283,13 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
     ``limits`` runs in the child before exec (``runner.sandbox.Sandbox.apply_limits``), unless
     ``launcher`` (``Sandbox.launcher``) gives the argv prefix of a program that sets the
     parent-death signal and the limits itself: then the worker is vforked, not forked.
+    ``contained``: ``command`` makes the runner pid 1 of a PID namespace of its own (the
+    sandbox), whose every process the kernel kills, and waits for, before the command exits;
+    nothing is then left to look for in /proc after a run that ended (2 passes, ~5 ms a run).
     """
     become_subreaper()
-    spare = children()  # this process's own children: never the run's to kill
+    # This process's own children: never the run's to kill.
+    spare = None if contained else children()
     output = {"stdout": {}, "stderr": {}}
     env = {**env, RUN_VARIABLE: run_tag}
     if heartbeat is not None:
@@ -308,7 +313,7 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
                          daemon=True),
     ]
     pidfd = os.pidfd_open(process.pid)
-    timed_out = False
+    timed_out = ended = False
     try:
         for reader in readers:
             reader.start()
@@ -319,9 +324,11 @@ def run_process(command: list[str], *, cwd: Path, stdin_path: Path, stdout_path:
         # while we kill what it left behind.
         os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
         runtime = time.monotonic() - started
+        ended = not timed_out
     finally:
         os.close(pidfd)
-        kill_tree(process.pid, run_tag, spare)
+        if not (contained and ended):  # interrupted, timed out, or not in a namespace
+            kill_tree(process.pid, run_tag, spare)
         # wait4 rather than Popen.wait: it reaps and returns the rusage (user time, max RSS).
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
