@@ -1,15 +1,16 @@
 from django.apps import AppConfig
 
 
-def clean_at_worker_start(sender, proc_name=None, **kwargs):
-    """django-q2's post_spawn, in each new worker process: clean what dead workers left here.
+def prepare_worker(sender, proc_name=None, **kwargs):
+    """django-q2's post_spawn, in each new worker process: clean what dead workers left here,
+    and start the worker's warm server.
 
     At spawn rather than at the first task, so that strays of a killed cluster do not live on
-    until a job happens to arrive.
+    until a job happens to arrive, and the first jobs do not run cold.
     """
-    from runner.jobs import clean_once_per_process
+    from runner.jobs import prepare_worker_process
 
-    clean_once_per_process()
+    prepare_worker_process()
 
 
 class RunnerConfig(AppConfig):
@@ -29,4 +30,4 @@ class RunnerConfig(AppConfig):
 
         # Runners shipped as source are built when imported, not inside a job.
         items_imported.connect(build_imported, dispatch_uid="runner.build.build_imported")
-        post_spawn.connect(clean_at_worker_start, dispatch_uid="runner.apps.clean_at_worker_start")
+        post_spawn.connect(prepare_worker, dispatch_uid="runner.apps.prepare_worker")

@@ -209,7 +209,7 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     home = run.scratch / ".home"
     home.mkdir()
     env = sandbox.environment(subprocess_environment(), home)
-    # Started (at the worker's first job) before the run, so it is never taken for the run's.
+    # Started (at the worker's spawn, else here) before the run, so never taken for the run's.
     server = warm.server_for(env)
     if server is not None:
         env = warm.with_warm_path(env, server.bin)
@@ -296,4 +296,16 @@ def _sandbox_of(run: reading.Run, driver, built: Path | None) -> sandbox.Sandbox
     return sandbox.Sandbox(scratch=run.scratch, readable=readable)
 
 
-__all__ = ["run_pair", "subprocess_environment", "timeout_of"]
+def start_warm_server() -> "warm.WarmServer | None":
+    """This worker's warm server, started when the worker starts rather than at its first job:
+    its imports (seconds) then overlap the worker's own start, and its first jobs run warm.
+    The environment is a run's (HOME aside, which differs from run to run anyway)."""
+    try:
+        return warm.server_for(sandbox.environment(subprocess_environment(),
+                                                   Path(tempfile.gettempdir())))
+    except Exception:  # noqa: BLE001 — the first job starts it, or runs cold, as without this
+        logger.exception("the warm server did not start with its worker")
+        return None
+
+
+__all__ = ["run_pair", "subprocess_environment", "timeout_of", "start_warm_server"]

@@ -140,6 +140,13 @@ def clean_once_per_process() -> None:
         log.exception("cleanup of dead owners failed")
 
 
+def prepare_worker_process() -> None:
+    """A new worker process (a qcluster worker's spawn, a run_pending child): clean what dead
+    workers left, and start its warm server ahead of its first job."""
+    clean_once_per_process()
+    execute.start_warm_server()
+
+
 def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
             task_timeout: int | None = None) -> str:
     """The whole life of one delivery of a job; returns what happened (for logs and tests).
@@ -345,7 +352,8 @@ def run_pending(workers: int = 1, *, progress: bool = True, stream=None) -> Coun
         in_flight: dict = {}
         connections.close_all()
         # Forked children open their own connections: the parent closes its own before each fork.
-        with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("fork"),
+                                 initializer=prepare_worker_process) as pool:
             while True:
                 free = workers - len(in_flight)
                 if free:

@@ -149,3 +149,15 @@ def test_the_warm_server_is_single_threaded_and_off_with_prewarm_0(server, setti
     assert server._answer(10) == {"pong": True, "threads": 1}
     settings.PIPELINE_PREWARM = "0"
     assert warm.server_for(sandbox.environment(execute.subprocess_environment(), Path("/tmp"))) is None
+
+
+def test_the_server_started_with_a_worker_is_the_one_its_first_run_uses(settings, tmp_path):
+    settings.PIPELINE_PREWARM = "on"
+    warm.stop()
+    try:
+        started = execute.start_warm_server()  # what a new worker does (runner.apps)
+        assert started is not None and started.alive()
+        run = sandbox.environment(execute.subprocess_environment(), tmp_path / "run" / ".home")
+        assert warm.server_for(run) is started, "the first run restarted the server"
+    finally:
+        warm.stop()
