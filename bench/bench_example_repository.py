@@ -4,10 +4,13 @@ one after another as plain processes (the baseline), in one run.
 Run: ``.venv/bin/python bench/bench_example_repository.py [--workers 2] [--models-per-test K]``.
 Sets up Django on SQLite in a temporary folder, registers the KIM API's models, imports
 ``examples/repository`` and queues every matching pair (``submit --all``). The pipeline's time
-is ``runpending`` from the first job to the last. The baseline then runs every pair that gave a
-result again, in the order the pipeline finished them (upstream before downstream), as a plain
-process: the test's executable on the input the pipeline rendered, in a fresh copy of the test
-folder. ``--models-per-test K`` keeps K models per test (by name) and ``--species Ar`` only the tests
+is ``runpending`` from the first job to the last. The baseline then runs every pair whose test
+process ran (results, and errors that ran, such as a nonzero exit) again, in the order the
+pipeline finished them (upstream before downstream), as a plain process: the test's executable
+on the input the pipeline rendered, in a fresh copy of the test folder. It also prints the floor
+no pipeline can beat with these workers, the test processes' own time (as the pipeline recorded
+it) divided by the workers, and the longest pairs, which bound a run's end.
+``--models-per-test K`` keeps K models per test (by name) and ``--species Ar`` only the tests
 of one species, for a quicker, partial run.
 """
 
@@ -42,9 +45,18 @@ def keep_tests_of(symbol: str) -> None:
     Test.objects.exclude(pk__in=[t.pk for t in Test.objects.all() if t.species == [symbol]]).delete()
 
 
-def plain_run(outcome, scratch: Path, env: dict) -> float:
-    """Run one pair's executable directly on the input the pipeline rendered; wall seconds."""
+def ran(outcome) -> bool:
+    """Whether the pipeline started the pair's test process (its rendered input was kept)."""
     from kimsite import config
+
+    return outcome.runtime is not None and (Path(outcome.path) / config.STDIN_FILE).is_file()
+
+
+def plain_run(outcome, scratch: Path, env: dict) -> float:
+    """Run one pair's executable directly on the input the pipeline rendered; wall seconds.
+    A pair the pipeline kept as an Error may fail here too; one that gave a result may not."""
+    from kimsite import config
+    from repository.models import Error
     from runner.build import executable_name
 
     test = outcome.runner
@@ -57,7 +69,7 @@ def plain_run(outcome, scratch: Path, env: dict) -> float:
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     elapsed = time.perf_counter() - started
     shutil.rmtree(folder, ignore_errors=True)
-    if done.returncode != 0:
+    if done.returncode != 0 and not isinstance(outcome, Error):
         raise SystemExit(f"plain run of {test.kim_id} × {outcome.model.kim_id} failed "
                          f"({done.returncode}) although the pipeline's succeeded")
     return elapsed
@@ -77,7 +89,7 @@ def main() -> None:
 
         from repository.importer import import_repository
         from repository.installed import register_installed_items
-        from repository.models import TestResult, VerificationResult
+        from repository.models import Error, TestResult, VerificationResult
         from runner import director, execute, install, jobs
 
         register_installed_items()
@@ -96,9 +108,13 @@ def main() -> None:
         print("outcomes:", dict(Counter({k: v for k, v in summary.items() if v})))
 
         env = execute.subprocess_environment()
-        outcomes = [*TestResult.objects.select_related("test", "model"),
-                    *VerificationResult.objects.select_related("verification_check", "model")]
+        outcomes = [o for o in (*TestResult.objects.select_related("test", "model"),
+                                *VerificationResult.objects.select_related("verification_check",
+                                                                           "model"),
+                                *Error.objects.select_related("test", "verification_check",
+                                                              "model")) if ran(o)]
         outcomes.sort(key=lambda o: o.created_at)
+        floor = sum(o.runtime for o in outcomes) / args.workers
         # Each plain run reads the input the pipeline rendered, so none waits for another: the
         # same pairs as plain processes, as many at a time as the pipeline had workers.
         started = time.perf_counter()
@@ -106,12 +122,19 @@ def main() -> None:
             baseline = sum(pool.map(lambda o: plain_run(o, scratch, env), outcomes))
         parallel = time.perf_counter() - started
 
-        print(f"pairs with a result: {len(outcomes)}")
+        print(f"pairs whose test process ran: {len(outcomes)} "
+              f"({sum(isinstance(o, Error) for o in outcomes)} of them errors)")
+        print("longest test processes in the pipeline: " + "; ".join(
+            f"{o.runner.kim_id.split('__')[0]} × {o.model.kim_id.split('__')[0]} {o.runtime:.1f} s"
+            for o in sorted(outcomes, key=lambda o: -o.runtime)[:5]))
         print(f"pipeline, runpending with {args.workers} workers: {pipeline:8.1f} s "
               f"(PIPELINE_PREWARM={settings.PIPELINE_PREWARM})")
         print(f"baseline, the same pairs as plain processes, {args.workers} at a time: {parallel:8.1f} s")
         print(f"baseline, the sum of their times (one after another): {baseline:8.1f} s")
+        print(f"floor, the pipeline's test processes / {args.workers} workers: {floor:8.1f} s")
         print(f"ratio pipeline/plain {args.workers} at a time: {pipeline / parallel:.2f}")
+        print(f"ratio floor/plain {args.workers} at a time (the best any pipeline of these "
+              f"processes could do): {floor / parallel:.2f}")
         print(f"speed-up baseline/pipeline: {baseline / pipeline:.2f}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
