@@ -314,3 +314,25 @@ def test_any_dependency_graph_runs_each_pair_once_upstream_first(repository_dir,
             continue
         for upstream in test.depends_on.all():
             assert lines.index(["finish", upstream.kim_id]) < lines.index(["start", test.kim_id])
+
+
+def test_a_delivery_that_succeeded_leaves_no_success_row_and_one_that_failed_a_failure(
+        repository_dir, run_log):
+    """django-q2's monitor (its own save_task) keeps no Success row per job: the Job row says."""
+    from django_q.models import Failure, Success
+    from django_q.monitor import save_task
+
+    items.make_model(items.AR_MODELS[0])
+    test = items.make_test(repository_dir, "NoOp_Ar", 1, log=run_log)
+    job = director.on_item_changed(test, dispatch=False).jobs[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Conf, "SYNC", False)
+        dispatch([job.pk])
+    delivery = SignedPackage.loads(OrmQ.objects.get().payload)
+    now = timezone.now()
+    for success, result in ((True, tasks.run_job(*delivery["args"])), (False, "a traceback")):
+        save_task({**delivery, "success": success, "result": result, "started": now,
+                   "stopped": now}, broker=None)
+    assert Success.objects.count() == 0
+    assert Failure.objects.count() == 1
+    assert Job.objects.get(pk=job.pk).state == Job.State.DONE
