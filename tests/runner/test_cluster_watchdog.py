@@ -13,17 +13,9 @@ import pytest
 from django_q.queues import Queue
 
 from runner import cluster
+from tests.runner.test_process_lifetime_cluster import wait_until
 
 FORK = multiprocessing.get_context("fork")
-
-
-def wait_until(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 def reader_killed_while_waiting(tasks: Queue) -> None:
