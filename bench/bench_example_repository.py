@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/bench_example_repository.py [--workers 2] [--model
 Sets up Django on SQLite in a temporary folder, registers the KIM API's models, imports
 ``examples/repository`` and queues every matching pair (``submit --all``). The pipeline's time
 is ``runpending`` from the first job to the last. The baseline then runs every pair whose test
-process ran (results, and errors that ran, such as a nonzero exit) again, in the order the
+process ran and ended by itself (results, and errors such as a nonzero exit) again, in the order the
 pipeline finished them (upstream before downstream), as a plain process: the test's executable
 on the input the pipeline rendered, in a fresh copy of the test folder. It also prints the floor
 no pipeline can beat with these workers, the test processes' own time (as the pipeline recorded
@@ -46,10 +46,14 @@ def keep_tests_of(symbol: str) -> None:
 
 
 def ran(outcome) -> bool:
-    """Whether the pipeline started the pair's test process (its rendered input was kept)."""
+    """Whether the pipeline started the pair's test process and it ended by itself (its rendered
+    input was kept): a plain run of a timed-out or limit-stopped pair would run unbounded."""
     from kimsite import config
+    from repository.models import Error
 
-    return outcome.runtime is not None and (Path(outcome.path) / config.STDIN_FILE).is_file()
+    ended = (Error.Category.NONZERO_EXIT, Error.Category.NO_RESULTS, Error.Category.INVALID_RESULTS)
+    return (outcome.runtime is not None and (Path(outcome.path) / config.STDIN_FILE).is_file()
+            and (not isinstance(outcome, Error) or outcome.category in ended))
 
 
 def plain_run(outcome, scratch: Path, env: dict) -> float:

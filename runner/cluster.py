@@ -9,13 +9,15 @@ then wait for it forever and the cluster takes no task again while it looks aliv
 killed inside a task never holds it, which is why django-q2's own timeout kills are safe.
 
 The watchdog, a small process beside the pusher, releases a lock that is held while a task has
-been waiting in the queue for ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder reads a
-waiting task within microseconds, so a lock held that long with a task waiting belongs to a
-dead worker. Releasing a semaphore taken by another process is allowed for a non-recursive
-``multiprocessing.Lock``.
+been waiting in the queue's pipe for ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder
+reads a waiting task within microseconds, so a lock held that long with a task waiting belongs
+to a dead worker. Releasing a semaphore taken by another process is allowed for a
+non-recursive ``multiprocessing.Lock``. The lock and the pipe are read through the queue's
+private attributes (``_rlock``, ``_reader``): multiprocessing has no public way to either.
 
 Left alone: the write lock of the result queue (held while a worker's feeder thread writes a
-finished task, microseconds) and the queue's size counter (held for one increment).
+finished task, microseconds), the queue's size counter (held for one increment), and a worker
+killed in the middle of reading one task (the next reader would read the rest of it as a task).
 """
 
 import logging
@@ -34,18 +36,23 @@ WATCH_EVERY = 0.5
 
 
 def lock_is_held(lock) -> bool:
-    """Whether somebody holds ``lock`` now (taken and given back at once when free)."""
-    if lock.acquire(False):
-        lock.release()
-        return False
-    return True
+    """Whether somebody holds ``lock`` (a multiprocessing.Lock) now, read without taking it:
+    a watchdog killed between taking and giving back would orphan the lock itself."""
+    return lock._semlock._get_value() == 0
+
+
+def task_waiting(task_queue) -> bool:
+    """Whether bytes of a task wait in the queue's pipe. Not ``qsize()``: django-q2 counts in a
+    counter of its own, which a worker killed between reading a task and counting it, or a
+    pusher killed before its feeder thread wrote one, leaves too high for good."""
+    return task_queue._reader.poll(0)
 
 
 def orphaned(task_queue, held_since: float | None, patience: float,
              now: float) -> tuple[bool, float | None]:
     """One look at the queue: (whether its read lock is orphaned, since when it has looked so)."""
-    # A task waits (put and not yet taken) while the read lock is held: nobody is reading it.
-    if task_queue.qsize() > 0 and lock_is_held(task_queue._rlock):
+    # A task waits in the pipe while the read lock is held: nobody is reading it.
+    if lock_is_held(task_queue._rlock) and task_waiting(task_queue):
         held_since = now if held_since is None else held_since
         return now - held_since >= patience, held_since
     return False, None
@@ -67,16 +74,16 @@ def watch_read_lock(task_queue, stop_event, patience: float | None = None) -> No
                 pass
             else:
                 logger.critical(
-                    "the task queue's read lock was held for %.1f s with %d task(s) waiting: "
+                    "the task queue's read lock was held for %.1f s with a task waiting: "
                     "a worker died holding it; released, so the workers take tasks again",
-                    time.monotonic() - held_since, task_queue.qsize())
+                    time.monotonic() - held_since)
             held_since = None
         time.sleep(WATCH_EVERY)
 
 
 class PipelineSentinel(django_q_cluster.Sentinel):
     """django-q2's sentinel, plus the read lock's watchdog (not reincarnated: if it dies, the
-    cluster runs as plain django-q2 does, and says so in the log)."""
+    cluster runs as plain django-q2 does)."""
 
     def spawn_cluster(self):
         super().spawn_cluster()

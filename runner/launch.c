@@ -5,9 +5,9 @@
  * Sets the parent-death signal (SIGKILL) and exits 1 if PARENT is no longer its parent (the
  * worker died before the signal was set), joins the pids cgroup whose cgroup.procs file is
  * CGROUP_PROCS ("-": none), sets each resource limit that is not -1 (soft and hard), then
- * becomes PROGRAM. Python's subprocess can vfork only without a preexec_fn: forking the worker
- * (about 100 MB of page tables) and running Python in the child cost several milliseconds a
- * run; this costs one exec. A failure is said on stderr as "kim-launch: ..." with status 126.
+ * becomes PROGRAM (a path). Python's subprocess can vfork only without a preexec_fn: forking
+ * the worker (about 100 MB of page tables) and running Python in the child cost several
+ * milliseconds a run; this costs one exec. A failure is said on stderr as "kim-launch: ..." with status 126.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +55,8 @@ int main(int argc, char **argv) {
         if (setrlimit(which[i], &limit) != 0)
             fail("setrlimit");
     }
-    execvp(argv[9], argv + 9);
+    /* execv, not execvp: PROGRAM is a path, and execvp would run a file the kernel refuses
+     * (ENOEXEC: no #! line, a broken binary) through /bin/sh instead of failing. */
+    execv(argv[9], argv + 9);
     fail(argv[9]);
 }

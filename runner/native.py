@@ -5,6 +5,7 @@ run (``runner/launch.c``) live in ``KIM_DIR/native/``, named by a hash of their 
 changed source is compiled again and several workers share one binary.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -27,13 +28,18 @@ def compiled(source: Path, name: str) -> Path:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise NotCompiled(f"no C compiler to build {source.name}")
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Written under a name of this process, then renamed: a concurrent worker never runs half a binary.
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-    done = subprocess.run([compiler, "-O2", "-o", str(partial), str(source)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise NotCompiled(f"{source.name} does not compile: {done.stderr[-500:]}")
-    os.replace(partial, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([compiler, "-O2", "-o", str(partial), str(source)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise NotCompiled(f"{source.name} does not compile: {done.stderr[-500:]}")
+        os.replace(partial, target)
+    except OSError as exc:  # a folder it cannot write (permissions, a full disk): not the run's fault
+        raise NotCompiled(f"{source.name} cannot be built into {target.parent}: {exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):  # renamed already, or never written
+            partial.unlink()
     return target

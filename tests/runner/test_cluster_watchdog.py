@@ -5,7 +5,6 @@ import multiprocessing
 import os
 import queue
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -46,6 +45,22 @@ def test_a_reader_killed_while_it_waited_leaves_the_queue_unreadable_until_the_w
     assert watchdog.exitcode == 0, "the watchdog ends when the cluster stops"
 
 
+def test_a_count_of_waiting_tasks_left_too_high_does_not_make_a_live_readers_lock_orphaned():
+    """django-q2's own counter (qsize) is not what waits: a worker killed between reading a task
+    and counting it leaves it one too high for good."""
+    tasks = Queue(maxsize=2)
+    tasks.size.increment(1)
+    got = FORK.Queue()
+    reader = FORK.Process(target=lambda: got.put(tasks.get()), daemon=True)
+    reader.start()
+    wait_until(lambda: cluster.lock_is_held(tasks._rlock), 10, "the reader to take the lock")
+    assert tasks.qsize() == 1
+    assert cluster.orphaned(tasks, 0.0, 0.5, now=100.0) == (False, None)
+    tasks.put("task")
+    assert got.get(timeout=10) == "task"
+    reader.join(timeout=5)
+
+
 def test_the_watchdog_leaves_a_live_reader_its_lock():
     tasks = Queue(maxsize=2)
     got = FORK.Queue()
@@ -68,16 +83,17 @@ def test_the_watchdog_leaves_a_live_reader_its_lock():
 
 
 class Waiting:
-    """A stand-in queue with ``count`` tasks waiting and a lock that is taken or free."""
+    """A stand-in queue with ``count`` tasks in its pipe and a read lock taken or free."""
 
     def __init__(self, count: int, held: bool):
         self.count = count
-        self._rlock = threading.Lock()
+        self._rlock = FORK.Lock()
         if held:
             self._rlock.acquire()
+        self._reader = self
 
-    def qsize(self) -> int:
-        return self.count
+    def poll(self, timeout: float) -> bool:
+        return self.count > 0
 
 
 @pytest.mark.parametrize(("count", "held"), [(0, True), (2, False), (0, False)])

@@ -62,3 +62,14 @@ def test_a_launcher_whose_parent_is_not_the_worker_exits_before_the_program(tmp_
     done = subprocess.run([str(program), "1", "-", "-1", "0", "-1", "-1", "-1", "--",
                            "touch", str(marker)], capture_output=True, text=True)
     assert done.returncode == 1 and not marker.exists()
+
+
+def test_a_folder_the_launcher_cannot_be_built_into_is_not_compiled_not_a_run_failure(
+        tmp_path, monkeypatch):
+    from kimsite import config
+
+    blocker = tmp_path / "kim"
+    blocker.write_text("a file where KIM_DIR's folder would be")
+    monkeypatch.setattr(config, "KIM_DIR", blocker)
+    with pytest.raises(native.NotCompiled, match="cannot be built into"):
+        native.compiled(sandbox.LAUNCHER_SOURCE, "kim-launch")
