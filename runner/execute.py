@@ -208,7 +208,7 @@ def _run(run: reading.Run, *, rebuild: bool, heartbeat):
     box = _sandbox_of(run, driver, built)
     home = run.scratch / ".home"
     home.mkdir()
-    env = sandbox.environment(subprocess_environment(), home)
+    env = run_environment(home)
     # Started (at the worker's spawn, else here) before the run, so never taken for the run's.
     server = warm.server_for(env)
     if server is not None:
@@ -296,13 +296,17 @@ def _sandbox_of(run: reading.Run, driver, built: Path | None) -> sandbox.Sandbox
     return sandbox.Sandbox(scratch=run.scratch, readable=readable)
 
 
+def run_environment(home: Path) -> dict:
+    """The environment of a run whose HOME is ``home`` (before the warm PATH)."""
+    return sandbox.environment(subprocess_environment(), home)
+
+
 def start_warm_server() -> "warm.WarmServer | None":
     """This worker's warm server, started when the worker starts rather than at its first job:
     its imports (seconds) then overlap the worker's own start, and its first jobs run warm.
     The environment is a run's (HOME aside, which differs from run to run anyway)."""
     try:
-        return warm.server_for(sandbox.environment(subprocess_environment(),
-                                                   Path(tempfile.gettempdir())))
+        return warm.server_for(run_environment(Path(tempfile.gettempdir())))
     except Exception:  # noqa: BLE001 — the first job starts it, or runs cold, as without this
         logger.exception("the warm server did not start with its worker")
         return None

@@ -6,6 +6,7 @@ changed source is compiled again and several workers share one binary.
 """
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -19,10 +20,15 @@ class NotCompiled(Exception):
     """No C compiler, or the source does not compile: the caller's slower path is used."""
 
 
+@functools.cache
+def _digest(source: Path) -> str:
+    """The source's hash, read once per process: the launcher is asked for at every run."""
+    return hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+
+
 def compiled(source: Path, name: str) -> Path:
     """The binary of ``source`` (compiled now if it is not there yet)."""
-    text = source.read_bytes()
-    target = config.KIM_DIR / "native" / f"{name}-{hashlib.sha256(text).hexdigest()[:12]}"
+    target = config.KIM_DIR / "native" / f"{name}-{_digest(source)}"
     if target.is_file():
         return target
     compiler = shutil.which("cc") or shutil.which("gcc")

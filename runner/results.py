@@ -15,7 +15,13 @@ from django.db import transaction
 
 from kimsite import config
 from repository import kimcodes, storage
-from repository.models import Error, PropertyValue, TestResult, VerificationResult
+from repository.models import (
+    MODEL_FOR_LEADER,
+    Error,
+    PropertyValue,
+    TestResult,
+    VerificationResult,
+)
 from runner import provenance
 from runner.reading import Reading, Run, output_limit
 
@@ -38,14 +44,11 @@ def tail(path: Path | None, lines: int = TAIL_LINES) -> str:
     return "\n".join(data.replace("\x00", "\\0").splitlines()[-lines:])[-TAIL_CHARS:]
 
 
-RESULT_TABLES = {"TR": TestResult, "VR": VerificationResult, "ER": Error}
-
-
 def _exists(code: str) -> bool:
     """Whether a new result ID is taken: an exact lookup in the one table whose IDs start with
     its leader (result IDs carry no name), and the disk."""
     code = str(code)
-    return (RESULT_TABLES[code[:2]].objects.filter(kim_id=code).exists()
+    return (MODEL_FOR_LEADER[code[:2]].objects.filter(kim_id=code).exists()
             or storage.item_path(code).exists())
 
 
