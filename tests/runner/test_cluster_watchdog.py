@@ -133,8 +133,16 @@ def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path)
         def idle_workers():
             pids = [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines()
                     if "ready for work at" in line] if log.exists() else []
-            # One waits in the pipe's read (it holds the lock), the other for the lock.
-            return pids if len(pids) == 2 and any("pipe_read" in wchan(p) for p in pids) else None
+            # One waits in the pipe's read holding the lock, the other waits for the lock (a
+            # futex). A pipe read alone is not enough: django-q2 logs "ready" before post_spawn,
+            # whose warm-server Popen reads a pipe too. Seen the same way five times running.
+            for _ in range(5):
+                waits = [wchan(pid) for pid in pids]
+                if len(pids) != 2 or not (any("pipe_read" in wait for wait in waits)
+                                          and any("futex" in wait for wait in waits)):
+                    return None
+                time.sleep(0.05)
+            return pids
 
         workers = site.wait_for(idle_workers, timeout=60, every=0.1, what="two idle workers")
         for pid in workers:
