@@ -108,12 +108,27 @@ def refresh_latest(*, tables=RESULT_TABLES, **scope) -> None:
 
 def write_outcome(outcome, *, new: bool = False) -> None:
     """The data documents of ``outcome``, replaced (``new``: it has none yet)."""
+    table = type(outcome)._meta.concrete_model
+    pair = {"runner_number": outcome.runner_number, "subject_number": outcome.subject_number}
     with transaction.atomic():
         if not new:
             QueryDocument.objects.filter(source=outcome.kim_id).delete()
-        QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=False))
-        refresh_latest(tables=[type(outcome)._meta.concrete_model],
-                       runner_number=outcome.runner_number, subject_number=outcome.subject_number)
+            QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=False))
+            refresh_latest(tables=[table], **pair)
+            return
+        # A new result changes at most its own flag and those of the pair's results it is
+        # newer than: one question and one plain UPDATE, not the pair's flags recomputed
+        # (two correlated subqueries per document; a third of a job's own time on SQLite).
+        latest = latest_results(table, Q(pk=outcome.pk)).exists()
+        QueryDocument.objects.bulk_create(outcome_rows(outcome, latest=latest))
+        if latest:
+            # The pair's other results are older, except those of the same versions made at
+            # the same instant: a tie, which stays latest as in refresh_latest.
+            (QueryDocument.objects
+             .filter(database=DATA, kind=table.leaders[0].lower(), latest=True, **pair)
+             .exclude(runner_kimcode=outcome.runner.kim_id, subject_kimcode=outcome.model.kim_id,
+                      created_on=outcome.created_at)
+             .update(latest=False))
 
 
 def write_item(item) -> None:

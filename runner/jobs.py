@@ -9,6 +9,7 @@ queues again only the jobs of workers that stopped renewing.
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -156,6 +157,7 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
     """
     clean_once_per_process()
     owner = new_owner()
+    claimed_at = time.monotonic()
     job = claim(job_id, owner) if exact else \
         claim_best(owner, job_id=job_id, task_timeout=task_timeout)
     if job is None:
@@ -167,7 +169,9 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
     try:
         # A job that names no runnable pair (a malformed or unknown ID) fails, saying why.
         runner, model = _pair_of(job)
-        outcome = landed_outcome(job)
+        # At a job's first claim, never given back (reconcile and a database gone say why in
+        # last_error), no worker of this job can have kept anything: nothing to look for.
+        outcome = landed_outcome(job) if job.attempts > 1 or job.last_error else None
     except (PipelineError, ObjectDoesNotExist) as exc:
         return fail(job, owner, f"cannot run: {exc}", dispatch_released=dispatch_released)
     if outcome is not None:
@@ -181,7 +185,7 @@ def run_job(job_id: int, *, exact: bool = True, dispatch_released: bool = True,
             director.check_dependency_graph(runner)
         # A forced run (a curator's re-run, a new driver) also retries a failed build.
         outcome = execute.run_pair(runner, model, rebuild=job.force,
-                                   heartbeat=heartbeat_for(job, owner))
+                                   heartbeat=heartbeat_for(job, owner, renewed_at=claimed_at))
     except PipelineDependencyError as exc:
         return fail(job, owner, str(exc), dispatch_released=dispatch_released)
     except LeaseLost as exc:

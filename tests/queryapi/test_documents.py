@@ -8,8 +8,15 @@ from django.core.management import call_command
 
 from queryapi import api
 from queryapi.models import QueryDocument
-from repository.models import ReferenceDatum, TestDriver
-from tests.factories import make_check, make_model, make_result, make_test, make_verification_result
+from repository.models import ReferenceDatum, TestDriver, TestResult
+from tests.factories import (
+    _when,
+    make_check,
+    make_model,
+    make_result,
+    make_test,
+    make_verification_result,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +141,36 @@ def test_the_installed_kim_api_items_have_obj_documents_once_registered(kim_api_
     assert doc["driver"]["kimcode"] == "EAM_CubicNaturalSpline__MD_853402641673_002"
     assert api.query({"database": "obj", "query": {"type": {"$in": ["mo", "sm", "md"]}},
                       "count": True}) == Model.objects.count() + ModelDriver.objects.count()
+
+
+def test_results_arriving_in_any_order_leave_the_flags_a_full_recompute_gives(pair):
+    """A new result sets its own flag and clears older ones (queryapi.sync.write_outcome): for
+    results of two test versions and two model versions arriving out of order, with a tie of
+    the same versions at the same instant, the flags equal those of refresh_latest."""
+    import random
+
+    from queryapi import sync
+
+    test, model = pair
+    newer_test = make_test("LatticeConstantCubicEnergy_fcc_Al", 51, version=1, species=("Al",))
+    newer_model = make_model("EAM_Al", 31, version=1, species=("Al",))
+    other_model = make_model("EAM_Al", 32, species=("Al",))
+    arrivals = [(t, m, minutes) for t in (test, newer_test) for m in (model, newer_model, other_model)
+                for minutes in (0, 5)]
+    arrivals.append((newer_test, newer_model, 5))  # the same versions at the same instant: a tie
+    random.Random(13).shuffle(arrivals)
+
+    def flags():
+        return dict(QueryDocument.objects.filter(database="data").values_list("source", "latest"))
+
+    for number, (t, m, minutes) in enumerate(arrivals, 1):
+        make_result(t, m, number, minutes=minutes, instances=[lattice(4.0 + number / 100)])
+        incremental = flags()
+        sync.refresh_latest(runner_number=test.number)
+        assert incremental == flags(), f"after arrival {number}"
+    latest = {source for source, flag in flags().items() if flag}
+    tied = {r.kim_id for r in TestResult.objects.filter(test=newer_test, model=newer_model,
+                                                         created_at=_when(5))}
+    other_pair_newest = {f"TR_{n:012d}_000" for n, arrival in enumerate(arrivals, 1)
+                         if arrival == (newer_test, other_model, 5)}
+    assert len(tied) == 2 and tied | other_pair_newest == latest

@@ -25,8 +25,8 @@ def test_a_lost_lease_leaves_the_job_to_its_new_holder_and_is_no_attempt_failure
     job = director.on_item_changed(test, dispatch=False).jobs[0]
     real_heartbeat_for = jobs.heartbeat_for
 
-    def taken_over(job_, owner):
-        beat = real_heartbeat_for(job_, owner)
+    def taken_over(job_, owner, **kwargs):
+        beat = real_heartbeat_for(job_, owner, **kwargs)
 
         def renew():
             # Meanwhile our lease lapsed, reconcile queued the job again and beta took it.

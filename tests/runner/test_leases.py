@@ -1,8 +1,11 @@
 """Leases that live as long as the job, and task timeouts that are the job's own."""
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kimsite import config
@@ -37,14 +40,33 @@ def test_extend_lease_renews_the_holders_running_job_and_nobody_elses(settings):
     assert not jobs.extend_lease(job.pk, "alpha:1:a"), "a finished job has no lease to renew"
 
 
-def test_a_heartbeat_after_the_lease_was_lost_stops_the_run():
+def test_a_heartbeat_after_the_lease_was_lost_stops_the_run(settings):
+    settings.PIPELINE_HEARTBEAT_SECONDS = 0.05
     job = queued_job(factories.make_test(), factories.make_model())
     jobs.claim(job.pk, "alpha:1:a")
     beat = jobs.heartbeat_for(job, "alpha:1:a")
     beat()  # held: renewed
     Job.objects.filter(pk=job.pk).update(lease_owner="beta:2:b")  # re-queued and taken
+    time.sleep(0.06)
     with pytest.raises(jobs.LeaseLost, match="alpha:1:a"):
         beat()
+
+
+def test_a_beat_within_a_heartbeat_of_the_last_renewal_asks_nothing(settings):
+    """A lease lapses, it is not taken: one renewed less than a heartbeat ago still holds, so
+    the beats around a short run cost no UPDATE (a beat one heartbeat later renews again)."""
+    settings.PIPELINE_HEARTBEAT_SECONDS = 0.2
+    job = queued_job(factories.make_test(), factories.make_model())
+    started = time.monotonic()
+    jobs.claim(job.pk, "alpha:1:a")
+    claimed = Job.objects.get(pk=job.pk).lease_expires_at
+    beat = jobs.heartbeat_for(job, "alpha:1:a", renewed_at=started)
+    with CaptureQueriesContext(connection) as asked:
+        beat()
+    assert len(asked) == 0 and Job.objects.get(pk=job.pk).lease_expires_at == claimed
+    time.sleep(0.21)
+    beat()
+    assert Job.objects.get(pk=job.pk).lease_expires_at > claimed
 
 
 def test_the_lease_is_a_few_heartbeats_not_the_whole_task_timeout(settings):
@@ -80,8 +102,8 @@ def test_a_worker_renewing_its_lease_is_never_queued_again_and_runs_once(reposit
     seen = []
     beat = jobs.heartbeat_for
 
-    def watched(job_, owner):
-        inner = beat(job_, owner)
+    def watched(job_, owner, **kwargs):
+        inner = beat(job_, owner, **kwargs)
 
         def renew_then_reconcile():
             inner()
