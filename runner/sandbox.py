@@ -19,22 +19,20 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 
 from runner import native
 from runner.processes import child_setup
+from runner.sandbox_etc import ETC_ENTRIES, etc_folder
 
 #: Variables a run keeps from the worker's environment; everything else (DATABASE_URL,
 #: KIM_DIR, KIM_REPOSITORY_DIR, SECRET_KEY, REDIS_URL …) is dropped.
 ALLOWED_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "KIM_API_CONFIGURATION_FILE",
                      "LIBC_FATAL_STDERR_", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "KIM_PIPELINE_RUN")
-#: What of /etc a run may read (the dynamic loader, names, fonts, certificates, alternatives).
-ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "passwd", "group",
-               "nsswitch.conf", "hosts", "localtime", "fonts", "ssl", "ca-certificates",
-               "mime.types", "matplotlibrc", "openmpi", "gai.conf")
 #: Top-level names that are links into /usr on a merged-/usr system (else bound read-only).
 ROOT_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: The uid and gid a run has inside its user namespace.
@@ -74,6 +72,38 @@ def python_roots() -> list[Path]:
     return [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent]
 
 
+@cache
+def _fixed_arguments() -> tuple[str, ...]:
+    """What every run's bwrap is given before its own folders; the same for a worker's life."""
+    args = ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            # The runner is the namespace's pid 1 (no bwrap init between): wait4 then sees
+            # its user time and peak memory, and every process it left dies when it exits.
+            "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--hostname", "sandbox"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ROOT_LINKS:
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return (*args, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp")
+
+
+def _etc_arguments() -> list[str]:
+    etc = etc_folder()
+    if etc is not None:
+        return ["--ro-bind", str(etc), "/etc"]
+    return [arg for name in ETC_ENTRIES if (Path("/etc") / name).exists()
+            for arg in ("--ro-bind", f"/etc/{name}", f"/etc/{name}")]
+
+
+@cache
+def _python_roots_found() -> frozenset[Path]:
+    return frozenset(path.resolve() for path in python_roots() if path.exists())
+
+
 @dataclass
 class Sandbox:
     """One run's sandbox: its writable folder, what it may read, its limits."""
@@ -92,25 +122,10 @@ class Sandbox:
         program = bwrap()
         if program is None:
             raise OSError("PIPELINE_SANDBOX is on but bwrap is not installed")
-        args = [program, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-                # The runner is the namespace's pid 1 (no bwrap init between): wait4 then sees
-                # its user time and peak memory, and every process it left dies when it exits.
-                "--unshare-pid", "--as-pid-1", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-                "--cap-drop", "ALL", "--hostname", "sandbox"]
-        args += ["--ro-bind", "/usr", "/usr"]
-        for name in ROOT_LINKS:
-            path = Path("/") / name
-            if path.is_symlink():
-                args += ["--symlink", os.readlink(path), str(path)]
-            elif path.is_dir():
-                args += ["--ro-bind", str(path), str(path)]
-        for name in ETC_ENTRIES:
-            if (Path("/etc") / name).exists():
-                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        args = [program, *_fixed_arguments(), *_etc_arguments()]
         # Parents before children, so the writable scratch folder lands inside a read-only tree.
-        readable = {Path(p).resolve() for p in [*python_roots(), *self.readable] if Path(p).exists()}
+        readable = {*_python_roots_found(),
+                    *(Path(p).resolve() for p in self.readable if Path(p).exists())}
         for path in sorted(readable, key=lambda p: len(p.parts)):
             args += ["--ro-bind", str(path), str(path)]
         # The extra writable folders after the read-only ones: they win where they overlap.

@@ -1,6 +1,8 @@
 """No runner can read the worker's secrets, reach the network, write outside its scratch folder,
 outlive its job or exceed its limits: real hostile runners under real bubblewrap."""
 
+import ast
+import hashlib
 import os
 import socket
 import uuid
@@ -179,3 +181,33 @@ sys.exit(1)
     # Its own PID namespace: it sees no process of the machine; fresh, it is pid 1; warm, it is
     # the fork beside its shim (pid 1), which hands its process to the warm server.
     assert ("PIDS [1, 2]" if hostile.mode == "warm" else "PIDS [1]") in seen.splitlines(), seen
+
+
+def test_a_runner_sees_only_the_allowlisted_part_of_etc_read_only(hostile):
+    """/etc is one read-only copy (runner.sandbox_etc) of the allowlisted entries that every
+    user may read: the loader's cache and passwd are there, nothing else, and no private key."""
+    from runner.sandbox_etc import ETC_ENTRIES
+
+    private = [str(p) for p in Path("/etc/ssl/private").glob("*")] if os.access(
+        "/etc/ssl/private", os.R_OK) else []
+    loader = hashlib.sha256(Path("/etc/ld.so.cache").read_bytes()).hexdigest()
+    outcome = hostile(f"""
+print("ENTRIES", sorted(os.listdir("/etc")))
+import hashlib
+print("LOADER", hashlib.sha256(open("/etc/ld.so.cache", "rb").read()).hexdigest() == {loader!r})
+print("PASSWD", "root:" in open("/etc/passwd").read())
+for path in ["/etc/shadow", "/etc/ssl/private", *{private!r}]:
+    print(("ESCAPED " if os.path.exists(path) else "BLOCKED ") + path)
+try:
+    open("/etc/written", "w").write("x")
+    print("ESCAPED write")
+except OSError as exc:
+    print("BLOCKED write", exc.errno)
+sys.exit(1)
+""")
+    seen = report(outcome)
+    entries = ast.literal_eval(next(line for line in seen.splitlines()
+                                    if line.startswith("ENTRIES"))[len("ENTRIES "):])
+    assert set(entries) <= set(ETC_ENTRIES) and {"passwd", "ld.so.cache"} <= set(entries), entries
+    assert "LOADER True" in seen and "PASSWD True" in seen, seen
+    assert "ESCAPED" not in seen and "BLOCKED write" in seen, seen
