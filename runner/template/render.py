@@ -3,6 +3,7 @@
 import logging
 import traceback
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -52,6 +53,27 @@ def _bounded_render(template, context: dict, filename: str) -> str:
     return "".join(pieces)
 
 
+#: Templates longer than this (characters) are compiled at each render, not kept.
+COMPILED_KEPT_UP_TO = 64 * 1024
+
+
+def _compile(source: str, syntax: str, filename: str):
+    text = translate_2012(source, filename) if syntax == "2012" else source
+    return ENVIRONMENT.compile(text, name=filename, filename=filename)
+
+
+_compile_kept = lru_cache(maxsize=128)(_compile)
+
+
+def _compiled(source: str, syntax: str, filename: str):
+    """The Python code jinja2 compiles a template to. A test's template is rendered once per
+    model, and compiling it (parse, code generation, Python's compile) is most of a render:
+    the same text compiles to the same code, so a worker compiles it once (what fails, a
+    syntax error or the deadline, raises and is not kept; a huge template is not kept)."""
+    kept = _compile_kept if len(source) <= COMPILED_KEPT_UP_TO else _compile
+    return kept(source, syntax, filename)
+
+
 def render_text(source: str, runner_item, model, *, syntax: str = "2020",
                 filename: str = "<template>") -> RenderedInput:
     """Render template text for (runner_item, model); ``syntax`` "2012" translates directives first.
@@ -64,8 +86,7 @@ def render_text(source: str, runner_item, model, *, syntax: str = "2020",
         # One deadline around translating, compiling and rendering: jinja2 does work while it
         # compiles too, and a template nested thousands deep takes long to parse.
         with deadline(settings.PIPELINE_RENDER_TIMEOUT, filename):
-            text = translate_2012(source, filename) if syntax == "2012" else source
-            code = ENVIRONMENT.compile(text, name=filename, filename=filename)
+            code = _compiled(source, syntax, filename)
             template = ENVIRONMENT.template_class.from_code(ENVIRONMENT, code,
                                                             ENVIRONMENT.make_globals(None))
             rendered = _bounded_render(template, state.globals(), filename)

@@ -58,6 +58,19 @@ def render(source, runner_item, model, **options):
 # Syntax and globals
 
 
+def test_a_template_compiled_once_renders_each_model_and_each_new_text_afresh(test_item, model):
+    """A worker keeps a template's compiled code (runner.template.render): the next model gets
+    its own values, changed text is compiled again, and a syntax error is an error every time."""
+    other = installed_model("LJ_ElliottAkerson_2015_Universal__MO_959249795837_003", ("Al",))
+    source = "@< MODELNAME >@ @< 2 + 3 >@\n"
+    assert render(source, test_item, model) == f"{model.kim_id} 5\n"
+    assert render(source, test_item, other) == f"{other.kim_id} 5\n"
+    assert render(source.replace("3", "4"), test_item, other) == f"{other.kim_id} 6\n"
+    for _ in range(2):
+        with pytest.raises(PipelineTemplateError, match="syntax"):
+            render("@< 2 + >@\n", test_item, model)
+
+
 def test_delimiters_globals_and_filters(test_item, model):
     source = ("@# a comment that leaves nothing #@@< MODELNAME >@ @< TESTNAME | stripversion >@\n"
               "@[ for s in ['Al', 'Ni'] ]@@< s >@ @[ endfor ]@\n"
