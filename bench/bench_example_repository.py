@@ -11,7 +11,8 @@ on the input the pipeline rendered, in a fresh copy of the test folder. It also 
 no pipeline can beat with these workers, the test processes' own time (as the pipeline recorded
 it) divided by the workers, and the longest pairs, which bound a run's end.
 ``--models-per-test K`` keeps K models per test (by name) and ``--species Ar`` only the tests
-of one species, for a quicker, partial run.
+of one species, for a quicker, partial run; ``--pipeline-only`` stops after the pipeline's run
+and where its own share of the workers' time went (no baseline, so no ratio).
 """
 
 import argparse
@@ -24,6 +25,33 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchsetup import PROJECT, setup_django
+
+
+def print_share(pipeline: float, workers: int) -> None:
+    """Where the pipeline's own share of the workers' time went: inside jobs (claim to
+    completion, less the test process), and outside them (waits for upstream results, the
+    end-of-run tail, run_pending's own work); the runners whose jobs cost the most."""
+    from repository.models import Error, TestResult, VerificationResult
+    from runner.models import Job
+
+    runtimes = {kim_id: runtime for table in (TestResult, VerificationResult, Error)
+                for kim_id, runtime in table.objects.values_list("kim_id", "runtime")}
+    by_runner: dict[str, list[float]] = {}
+    busy = process = 0.0
+    for runner, outcome, started, finished in Job.objects.filter(state=Job.State.DONE) \
+            .values_list("runner_kim_id", "outcome_kim_id", "started_at", "finished_at"):
+        held = (finished - started).total_seconds()
+        ran = runtimes.get(outcome) or 0.0
+        busy, process = busy + held, process + ran
+        by_runner.setdefault(runner.split("__")[0], []).append(held - ran)
+    jobs = sum(len(costs) for costs in by_runner.values())
+    print(f"workers' time {workers * pipeline:.1f} s: test processes {process:.1f} s, the "
+          f"pipeline inside jobs {busy - process:.1f} s ({(busy - process) / max(jobs, 1) * 1000:.0f}"
+          f" ms a job), outside jobs {workers * pipeline - busy:.1f} s (upstream waits, the tail, "
+          "run_pending)")
+    costly = sorted(by_runner.items(), key=lambda item: -sum(item[1]))[:5]
+    print("most pipeline time inside jobs: " + "; ".join(
+        f"{name} {sum(costs):.1f} s over {len(costs)} jobs" for name, costs in costly))
 
 
 def keep_models_per_test(limit: int) -> None:
@@ -85,6 +113,9 @@ def main() -> None:
     parser.add_argument("--models-per-test", type=int, default=0, help="0: every matching model")
     parser.add_argument("--species", default="",
                         help="keep only the tests of this one species (default: all tests)")
+    parser.add_argument("--pipeline-only", action="store_true",
+                        help="the pipeline's run and where its own share went, no baseline "
+                             "(and so no ratio)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-examples-"))
     try:
@@ -110,6 +141,9 @@ def main() -> None:
         summary = jobs.run_pending(workers=args.workers, progress=True)
         pipeline = time.perf_counter() - started
         print("outcomes:", dict(Counter({k: v for k, v in summary.items() if v})))
+        print_share(pipeline, args.workers)
+        if args.pipeline_only:
+            return
 
         env = execute.subprocess_environment()
         outcomes = [o for o in (*TestResult.objects.select_related("test", "model"),
