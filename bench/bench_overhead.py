@@ -1,6 +1,7 @@
 """The pipeline's own overhead per job: a worker's time for a whole job minus its test process's.
 
-Run: ``.venv/bin/python bench/bench_overhead.py [--jobs 200] [--profile FILE]``.
+Run: ``.venv/bin/python bench/bench_overhead.py [--jobs 200] [--profile FILE] [--phases]``
+(``--phases``: also the wall time per job in each main step, timed around the call).
 
 For each database (SQLite, then PostgreSQL at 127.0.0.1:5432, skipped and said so when it does
 not answer) a child process sets up Django in a temporary KIM_DIR with DEBUG off, makes the
@@ -54,7 +55,55 @@ def bare_spawn_ms(runner: Path, model: str, repeats: int) -> float:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure(jobs: int, profile: Path | None) -> dict:
+#: What ``--phases`` times around each call: (module, attribute, label); each ms per job.
+PHASES = [
+    ("runner.processes", "run_process", "the runner's process, spawn to reaping"),
+    ("runner.results", "record_result", "recording the result (files, rows, documents)"),
+    ("queryapi.sync", "write_outcome", "  its query documents"),
+    ("runner.provenance", "worker_environment", "  the worker's environment row"),
+    ("runner.results", "_write_common", "  its files"),
+    ("runner.jobs", "complete", "completing the job (supersede, release, stale downstream)"),
+    ("runner.pairs", "supersede", "  supersede"),
+    ("runner.jobs", "claim", "claim"),
+    ("runner.jobs", "_pair_of", "the job's runner and model rows"),
+    ("runner.reading", "property_definitions", "property definitions for validation"),
+    ("runner.execute", "_make_scratch", "the scratch copy"),
+    ("runner.template", "missing_upstream", "the missing-upstream check"),
+    ("runner.template", "render_input", "render"),
+    ("runner.director", "check_dependency_graph", "the dependency graph check"),
+    ("runner.execute", "match", "the match verdict"),
+    ("runner.leases", "extend_lease", "lease renewals"),
+    ("django.db.backends.utils", "CursorWrapper._execute", "SQL execute (all queries)"),
+]
+
+
+def time_phases():
+    """Wrap each PHASES call to add up its wall time; returns (totals, calls) counters."""
+    import functools
+    import importlib
+    from collections import Counter
+
+    totals, calls = Counter(), Counter()
+    for module_name, attribute, label in PHASES:
+        owner = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        original = getattr(owner, name)
+
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                totals[_label] += time.perf_counter() - started
+                calls[_label] += 1
+
+        setattr(owner, name, functools.wraps(original)(timed))
+    return totals, calls
+
+
+def measure(jobs: int, profile: Path | None, phases: bool = False) -> dict:
     """In the child: make the items, submit, run every job as a worker does; the figures."""
     sys.path.insert(0, str(PROJECT / "bench"))
     from benchsetup import setup_django
@@ -79,6 +128,9 @@ def measure(jobs: int, profile: Path | None) -> dict:
         director.on_item_changed(test, dispatch=False)
     queued = list(Job.objects.next_up().values_list("pk", flat=True))
 
+    phase_time = phase_calls = None
+    if phases:
+        phase_time, phase_calls = time_phases()
     profiler = None
     if profile is not None:
         import cProfile
@@ -96,6 +148,9 @@ def measure(jobs: int, profile: Path | None) -> dict:
         outcome = Job.objects.get(pk=job_id).outcome_kim_id
         runtime = TestResult.objects.get(kim_id=outcome).runtime
         if number == 0:
+            if phase_time is not None:
+                phase_time.clear()
+                phase_calls.clear()
             continue  # a worker's first job: cleanup of dead owners, caches filled
         totals.append(elapsed * 1000)
         runtimes.append(runtime * 1000)
@@ -109,10 +164,13 @@ def measure(jobs: int, profile: Path | None) -> dict:
         "overhead_median": statistics.median(overheads), "overhead_p90": percentile(overheads, 0.9),
         "process_median": statistics.median(runtimes), "job_median": statistics.median(totals),
         "bare_spawn": bare_spawn_ms(runner, factories.AR_MODELS[0], 50),
+        "phases": [(label, phase_time[label] * 1000 / len(overheads),
+                    phase_calls[label] / len(overheads))
+                   for _, _, label in PHASES] if phase_time is not None else [],
     }
 
 
-def child(database: str | None, jobs: int, profile: Path | None) -> dict:
+def child(database: str | None, jobs: int, profile: Path | None, phases: bool = False) -> dict:
     """Run ``measure`` in a fresh process (Django is set up once per process) and read its figures."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -123,6 +181,8 @@ def child(database: str | None, jobs: int, profile: Path | None) -> dict:
     command = [sys.executable, __file__, "--child", "--jobs", str(jobs)]
     if profile is not None:
         command += ["--profile", str(profile)]
+    if phases:
+        command.append("--phases")
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
                               cwd=PROJECT)
@@ -140,6 +200,8 @@ def report(name: str, figures: dict) -> None:
     print(f"{name}: overhead median {figures['overhead_median']:.1f} ms, "
           f"p90 {figures['overhead_p90']:.1f} ms; bare spawn of the runner "
           f"{figures['bare_spawn']:.1f} ms")
+    for label, milliseconds, calls in figures["phases"]:
+        print(f"{name}:   {milliseconds:6.2f} ms a job ({calls:4.1f} calls)  {label}")
 
 
 def main() -> None:
@@ -147,10 +209,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--profile", type=Path,
                         help="write cProfile stats of the measured jobs to FILE (suffixed by database)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also the wall time per job spent in each main step (PHASES)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.jobs, args.profile)))
+        print(json.dumps(measure(args.jobs, args.profile, args.phases)))
         return
 
     sys.path.insert(0, str(PROJECT))
@@ -163,7 +227,7 @@ def main() -> None:
     def profile_for(name: str) -> Path | None:
         return args.profile.with_suffix(f".{name}.prof") if args.profile else None
 
-    sqlite = child(None, args.jobs, profile_for("sqlite"))
+    sqlite = child(None, args.jobs, profile_for("sqlite"), args.phases)
     report("SQLite", sqlite)
     worst = sqlite["overhead_median"]
     reason = postgres_unreachable()
@@ -174,7 +238,7 @@ def main() -> None:
         postgres_admin(f'CREATE DATABASE "{name}"')
         try:
             postgres = child(f"postgres://postgres@127.0.0.1:5432/{name}", args.jobs,
-                             profile_for("postgres"))
+                             profile_for("postgres"), args.phases)
         finally:
             drop_postgres_database(name)
         report("PostgreSQL", postgres)
