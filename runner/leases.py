@@ -57,11 +57,12 @@ def heartbeat_for(job: Job, owner: str, *, renewed_at: float | None = None):
     keeps that above a render): such a beat is skipped. A short job's beats before its start
     and before its keep are then no UPDATEs (two of a no-op job's ~25 queries).
     """
-    last = [renewed_at if renewed_at is not None else float("-inf")]
+    last = renewed_at if renewed_at is not None else float("-inf")
 
     def beat() -> None:
+        nonlocal last
         now = time.monotonic()
-        if now - last[0] < settings.PIPELINE_HEARTBEAT_SECONDS:
+        if now - last < settings.PIPELINE_HEARTBEAT_SECONDS:
             return
         try:
             held = extend_lease(job.pk, owner)
@@ -71,7 +72,7 @@ def heartbeat_for(job: Job, owner: str, *, renewed_at: float | None = None):
             return
         if not held:
             raise LeaseLost(f"job {job.pk}: the lease of {owner} was lost", kim_id=job.runner_kim_id)
-        last[0] = now
+        last = now
     return beat
 
 

@@ -26,7 +26,7 @@ from django.conf import settings
 
 from runner import native
 from runner.processes import child_setup
-from runner.sandbox_etc import ETC_ENTRIES, etc_folder
+from runner.sandbox_etc import etc_arguments
 
 #: Variables a run keeps from the worker's environment; everything else (DATABASE_URL,
 #: KIM_DIR, KIM_REPOSITORY_DIR, SECRET_KEY, REDIS_URL …) is dropped.
@@ -91,14 +91,6 @@ def _fixed_arguments() -> tuple[str, ...]:
     return (*args, "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp")
 
 
-def _etc_arguments() -> list[str]:
-    etc = etc_folder()
-    if etc is not None:
-        return ["--ro-bind", str(etc), "/etc"]
-    return [arg for name in ETC_ENTRIES if (Path("/etc") / name).exists()
-            for arg in ("--ro-bind", f"/etc/{name}", f"/etc/{name}")]
-
-
 @cache
 def _python_roots_found() -> frozenset[Path]:
     return frozenset(path.resolve() for path in python_roots() if path.exists())
@@ -122,7 +114,7 @@ class Sandbox:
         program = bwrap()
         if program is None:
             raise OSError("PIPELINE_SANDBOX is on but bwrap is not installed")
-        args = [program, *_fixed_arguments(), *_etc_arguments()]
+        args = [program, *_fixed_arguments(), *etc_arguments()]
         # Parents before children, so the writable scratch folder lands inside a read-only tree.
         readable = {*_python_roots_found(),
                     *(Path(p).resolve() for p in self.readable if Path(p).exists())}

@@ -83,15 +83,23 @@ def etc_folder() -> Path | None:
             staging.chmod(0o755)
             _copy(entries, staging)
             os.rename(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            if folder.is_dir():
-                return folder  # another worker made the same copy first
-            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # nothing there once renamed
     except OSError as exc:
+        if folder.is_dir():
+            return folder  # another worker made the same copy first
         logger.warning("no copy of /etc for the sandbox (%s): each entry is bound on its own", exc)
         return None
     return folder
 
 
-__all__ = ["ETC_ENTRIES", "etc_folder", "listing"]
+def etc_arguments() -> list[str]:
+    """bwrap's arguments for a run's /etc: the copy, else each allowed entry bound on its own."""
+    etc = etc_folder()
+    if etc is not None:
+        return ["--ro-bind", str(etc), str(ETC)]
+    return [arg for name in ETC_ENTRIES if (ETC / name).exists()
+            for arg in ("--ro-bind", str(ETC / name), str(ETC / name))]
+
+
+__all__ = ["ETC_ENTRIES", "etc_arguments", "etc_folder", "listing"]
