@@ -21,6 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchsetup import bench_root
+
 PROJECT = Path(__file__).resolve().parent.parent
 EXAMPLES = PROJECT / "examples" / "repository"
 TOOLS = next((EXAMPLES / "td").glob("VerificationCheckTools__TD_*"))
@@ -89,7 +91,7 @@ def main():
     models = args.model or [m for m in portable_models() if args.match in m]
     if not (args.all or args.model):
         models = models[:args.models]
-    with tempfile.TemporaryDirectory(prefix="bench-checks-") as scratch_name:
+    with tempfile.TemporaryDirectory(prefix="bench-checks-", dir=bench_root()) as scratch_name:
         scratch = Path(scratch_name)
         os.environ["KIM_API_LOG_VERBOSITY"] = "silent"
         floors = [floor(model, scratch) for model in models]

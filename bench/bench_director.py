@@ -10,14 +10,15 @@ Matching is not timed: the candidates are given, as ``matching_models`` would gi
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.benchsetup import scratch_folder  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kimsite.settings")
 if not os.environ.get("DATABASE_URL"):
-    os.environ["KIM_DIR"] = tempfile.mkdtemp(prefix="bench-director-")
+    os.environ["KIM_DIR"] = str(scratch_folder("bench-director-"))
     os.environ.setdefault("KIM_LOG_DIR", os.environ["KIM_DIR"] + "/logs")
 
 import django  # noqa: E402

@@ -24,7 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchsetup import PROJECT, setup_django
+from benchsetup import PROJECT, scratch_folder, setup_django
 
 
 def print_share(pipeline: float, workers: int) -> None:
@@ -117,7 +117,7 @@ def main() -> None:
                         help="the pipeline's run and where its own share went, no baseline "
                              "(and so no ratio)")
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-examples-"))
+    scratch = scratch_folder("bench-examples-")
     try:
         setup_django(scratch)
         from django.conf import settings

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchsetup import setup_django
+from benchsetup import bench_root, setup_django
 
 SPECIES = ["Ar", "Al", "Cu", "Ni", "Fe", "W", "Si", "C", "Mo", "Ag", "Au", "Ti", "Zr", "Mg", "O", "H"]
 
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-matching-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-matching-", dir=bench_root()) as scratch:
         setup_django(Path(scratch))
         from repository import matching
         from repository.models import Model, Test

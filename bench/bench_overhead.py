@@ -1,7 +1,8 @@
 """The pipeline's own overhead per job: a worker's time for a whole job minus its test process's.
 
-Run: ``.venv/bin/python bench/bench_overhead.py [--jobs 200] [--profile FILE] [--phases]``
-(``--phases``: also the wall time per job in each main step, timed around the call).
+Run: ``.venv/bin/python bench/bench_overhead.py [--jobs 200] [--profile FILE] [--phases]
+[--queries]`` (``--phases``: also the wall time per job in each main step, timed around the
+call; ``--queries``: also each SQL statement of one job, the tenth, with its time).
 
 For each database (SQLite, then PostgreSQL at 127.0.0.1:5432, skipped and said so when it does
 not answer) a child process sets up Django in a temporary KIM_DIR with DEBUG off, makes the
@@ -24,10 +25,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from benchsetup import scratch_folder
 
 PROJECT = Path(__file__).resolve().parent.parent
 TARGET_MS = 20.0
@@ -41,7 +43,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def bare_spawn_ms(runner: Path, model: str, repeats: int) -> float:
     """Median wall time of the no-op runner started directly, as a plain process."""
-    folder = Path(tempfile.mkdtemp(prefix="bench-overhead-bare-"))
+    folder = scratch_folder("bench-overhead-bare-")
     try:
         shutil.copytree(runner.parent, folder, dirs_exist_ok=True)
         times = []
@@ -103,9 +105,25 @@ def time_phases():
     return totals, calls
 
 
-def measure(jobs: int, profile: Path | None, phases: bool = False) -> dict:
+class QueryLog:
+    """A connection execute wrapper that keeps (milliseconds, first line of SQL) while on."""
+
+    def __init__(self):
+        self.on, self.statements = False, []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if self.on:
+                self.statements.append(((time.perf_counter() - started) * 1000,
+                                        " ".join(sql.split())[:160]))
+
+
+def measure(jobs: int, profile: Path | None, phases: bool = False,
+            queries: bool = False) -> dict:
     """In the child: make the items, submit, run every job as a worker does; the figures."""
-    sys.path.insert(0, str(PROJECT / "bench"))
     from benchsetup import setup_django
 
     scratch = Path(os.environ["KIM_DIR"])
@@ -136,13 +154,17 @@ def measure(jobs: int, profile: Path | None, phases: bool = False) -> dict:
         import cProfile
 
         profiler = cProfile.Profile()
+    query_log = QueryLog()
     overheads, runtimes, totals = [], [], []
     for number, job_id in enumerate(queued[: jobs + 1]):
         if profiler is not None and number == 1:
             profiler.enable()
+        query_log.on = queries and number == min(10, jobs)
         started = time.perf_counter()
-        status = job_runs.run_job(job_id)
+        with connection.execute_wrapper(query_log):
+            status = job_runs.run_job(job_id)
         elapsed = time.perf_counter() - started
+        query_log.on = False
         if status != "done":
             raise RuntimeError(f"job {job_id} ended {status}")
         outcome = Job.objects.get(pk=job_id).outcome_kim_id
@@ -167,12 +189,14 @@ def measure(jobs: int, profile: Path | None, phases: bool = False) -> dict:
         "phases": [(label, phase_time[label] * 1000 / len(overheads),
                     phase_calls[label] / len(overheads))
                    for _, _, label in PHASES] if phase_time is not None else [],
+        "queries": query_log.statements,
     }
 
 
-def child(database: str | None, jobs: int, profile: Path | None, phases: bool = False) -> dict:
+def child(database: str | None, jobs: int, profile: Path | None, phases: bool = False,
+          queries: bool = False) -> dict:
     """Run ``measure`` in a fresh process (Django is set up once per process) and read its figures."""
-    scratch = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    scratch = scratch_folder("bench-overhead-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({"KIM_DIR": str(scratch), "KIM_REPOSITORY_DIR": str(scratch / "repository"),
                 "DEBUG": "0", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(PROJECT)})
@@ -183,6 +207,8 @@ def child(database: str | None, jobs: int, profile: Path | None, phases: bool = 
         command += ["--profile", str(profile)]
     if phases:
         command.append("--phases")
+    if queries:
+        command.append("--queries")
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
                               cwd=PROJECT)
@@ -202,6 +228,11 @@ def report(name: str, figures: dict) -> None:
           f"{figures['bare_spawn']:.1f} ms")
     for label, milliseconds, calls in figures["phases"]:
         print(f"{name}:   {milliseconds:6.2f} ms a job ({calls:4.1f} calls)  {label}")
+    if figures["queries"]:
+        print(f"{name}: the SQL of one job, {len(figures['queries'])} statements, "
+              f"{sum(ms for ms, _ in figures['queries']):.1f} ms:")
+    for milliseconds, sql in figures["queries"]:
+        print(f"{name}:   {milliseconds:5.2f} ms  {sql}")
 
 
 def main() -> None:
@@ -211,10 +242,12 @@ def main() -> None:
                         help="write cProfile stats of the measured jobs to FILE (suffixed by database)")
     parser.add_argument("--phases", action="store_true",
                         help="also the wall time per job spent in each main step (PHASES)")
+    parser.add_argument("--queries", action="store_true",
+                        help="also each SQL statement of one job (the tenth) with its time")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.jobs, args.profile, args.phases)))
+        print(json.dumps(measure(args.jobs, args.profile, args.phases, args.queries)))
         return
 
     sys.path.insert(0, str(PROJECT))
@@ -227,7 +260,7 @@ def main() -> None:
     def profile_for(name: str) -> Path | None:
         return args.profile.with_suffix(f".{name}.prof") if args.profile else None
 
-    sqlite = child(None, args.jobs, profile_for("sqlite"), args.phases)
+    sqlite = child(None, args.jobs, profile_for("sqlite"), args.phases, args.queries)
     report("SQLite", sqlite)
     worst = sqlite["overhead_median"]
     reason = postgres_unreachable()
@@ -238,7 +271,7 @@ def main() -> None:
         postgres_admin(f'CREATE DATABASE "{name}"')
         try:
             postgres = child(f"postgres://postgres@127.0.0.1:5432/{name}", args.jobs,
-                             profile_for("postgres"), args.phases)
+                             profile_for("postgres"), args.phases, args.queries)
         finally:
             drop_postgres_database(name)
         report("PostgreSQL", postgres)

@@ -20,13 +20,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchsetup import setup_django  # noqa: E402
+from bench.benchsetup import scratch_folder, setup_django  # noqa: E402
 
 LATTICES = ("fcc", "bcc", "sc", "diamond")
 SPECIES = ("Al", "Cu", "Ni", "Ag", "Au", "Fe", "Mo", "W", "Si", "C", "Ar", "Pd", "Pt", "Pb",
@@ -218,7 +217,7 @@ def measure(backend: str, instances: int, repeat: int) -> dict:
 
 
 def child(backend: str, instances: int, repeat: int) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix=f"bench-query-{backend}-"))
+    scratch = scratch_folder(f"bench-query-{backend}-")
     database_url = None
     name = f"bench_query_{os.getpid()}"
     if backend == "postgres":

@@ -13,7 +13,6 @@ every real test does.
 import argparse
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.benchsetup import scratch_folder  # noqa: E402
 from tests.fixtures.pipeline.site import (  # noqa: E402
     PipelineSite,
     drop_postgres_database,
@@ -76,7 +76,7 @@ def measure(site: PipelineSite, jobs: int, read_times, read_rows) -> tuple[float
 
 
 def sqlite_orm(jobs: int) -> tuple[float, float]:
-    site = PipelineSite(Path(tempfile.mkdtemp(prefix="bench-queue-sqlite-")),
+    site = PipelineSite(scratch_folder("bench-queue-sqlite-"),
                         job_timeout=300, retry=420)
 
     def read_times():
@@ -99,7 +99,7 @@ def postgres_redis(jobs: int) -> tuple[float, float] | None:
 
     name = f"kimpipe_bench_{uuid.uuid4().hex[:8]}"
     postgres_admin(f'CREATE DATABASE "{name}"')
-    site = PipelineSite(Path(tempfile.mkdtemp(prefix="bench-queue-pg-")),
+    site = PipelineSite(scratch_folder("bench-queue-pg-"),
                         job_timeout=300, retry=420,
                         database=f"postgres://postgres@127.0.0.1:5432/{name}", redis=redis_url())
 

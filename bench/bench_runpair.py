@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchsetup import setup_django
+from benchsetup import scratch_folder, setup_django
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-runpair-"))
+    scratch = scratch_folder("bench-runpair-")
     try:
         setup_django(scratch)
         from repository.models import TestResult

@@ -10,11 +10,9 @@ import argparse
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
-from benchsetup import setup_django
+from benchsetup import scratch_folder, setup_django
 
 
 def timed(call) -> float:
@@ -27,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+    scratch = scratch_folder("bench-sandbox-")
     try:
         setup_django(scratch)
         from django.conf import settings

@@ -17,14 +17,13 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchsetup import setup_django  # noqa: E402
+from bench.benchsetup import scratch_folder, setup_django  # noqa: E402
 from tests.fixtures.pipeline.site import (  # noqa: E402
     POSTGRES_ADMIN_URL,
     drop_postgres_database,
@@ -181,7 +180,7 @@ def report(full: dict, baseline: dict | None, filled: int) -> None:
 def measure_again(name: str, repeat: int) -> int:
     """The pages of a database an earlier ``--keep`` run filled: no fill, no baseline."""
     try:
-        setup_django(Path(tempfile.mkdtemp(prefix="bench-site-")),
+        setup_django(scratch_folder("bench-site-"),
                      database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
         from django.contrib.auth.models import User
         from django.test import Client
@@ -224,7 +223,7 @@ def main() -> int:
     name = f"bench_site_{uuid.uuid4().hex[:8]}"
     postgres_admin(f'CREATE DATABASE "{name}"')
     try:
-        setup_django(Path(tempfile.mkdtemp(prefix="bench-site-")),
+        setup_django(scratch_folder("bench-site-"),
                      database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
         from django.contrib.auth.models import User
         from django.test import Client

@@ -12,11 +12,10 @@ the budget for the growth is 20 MB.
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchsetup import setup_django
+from benchsetup import scratch_folder, setup_django
 
 BUDGET_MB = 20.0
 MODELS = 8
@@ -56,7 +55,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--early", type=int, default=20)
     args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    scratch = scratch_folder("bench-memory-")
     try:
         setup_django(scratch)
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -19,7 +19,7 @@ SMALLEST = {
                           "ratio naive/bulk"),
     "bench_matching.py": (["--tests", "100", "--repeat", "1"], "baseline: one ORM query per pair"),
     "bench_runpair.py": (["--repeats", "1"], "ratio run_pair/direct"),
-    "bench_overhead.py": (["--jobs", "8", "--phases"], "ratio overhead/target"),
+    "bench_overhead.py": (["--jobs", "8", "--phases", "--queries"], "ratio overhead/target"),
     "bench_sandbox.py": (["--repeats", "1"], "ratio sandboxed/off"),
     "bench_queue.py": (["--jobs", "8"], "ratio PostgreSQL+Redis / SQLite+ORM"),
     "bench_example_repository.py": (["--models-per-test", "1", "--species", "Ar"],
