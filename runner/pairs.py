@@ -14,7 +14,7 @@ from django.db import transaction
 
 from repository.errors import PipelineError
 from repository.matching import Verdict, match
-from repository.models import Model, TestResult, latest_outcome
+from repository.models import MODEL_FOR_LEADER, Model, TestResult, latest_outcome
 from repository.models.current import outcome_tables
 from runner import director
 from runner.execute import run_pair
@@ -69,18 +69,19 @@ def supersede(outcome) -> list[str]:
     runner_item = outcome.runner
     if runner_item is None:
         return []  # a failed item build belongs to no pair
-    marked = []
-    for table in outcome_tables(runner_item.leader):
-        rows = (table.filter(runner_number=outcome.runner_number,
-                             runner_version=outcome.runner_version,
-                             subject_number=outcome.subject_number,
-                             subject_version=outcome.subject_version, stale=False)
-                .exclude(kim_id=outcome.kim_id))
-        ids = list(rows.values_list("kim_id", flat=True))
-        if ids:
-            table.model.objects.filter(kim_id__in=ids).update(stale=True)
-            marked += ids
-    return sorted(marked)
+    # Almost always there is none: one question over the result and error tables (a UNION),
+    # then an UPDATE only of the tables that hold some.
+    candidates = [table.filter(runner_number=outcome.runner_number,
+                               runner_version=outcome.runner_version,
+                               subject_number=outcome.subject_number,
+                               subject_version=outcome.subject_version, stale=False)
+                  .exclude(kim_id=outcome.kim_id).order_by().values_list("kim_id", flat=True)
+                  for table in outcome_tables(runner_item.leader)]
+    marked = sorted(candidates[0].union(*candidates[1:], all=True))
+    for leader in sorted({kim_id[:2] for kim_id in marked}):
+        MODEL_FOR_LEADER[leader].objects.filter(
+            kim_id__in=[kim_id for kim_id in marked if kim_id[:2] == leader]).update(stale=True)
+    return marked
 
 
 def downstream_of(runner_item, model: Model) -> list[str]:
