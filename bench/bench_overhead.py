@@ -12,7 +12,8 @@ does (``runner.jobs.run_job``: claim, match verdict, scratch copy, render, spawn
 validate, write the folder, record, release dependents). Per job: the wall time of
 ``run_job`` minus the test process's own wall time (the runtime the pipeline records, from
 spawn to exit). Median and p90 over the jobs, the first one (a worker's start-up: cleanup of
-dead owners, caches) left out.
+dead owners, caches) left out. Also the worker process's own CPU time per job (median): on a
+shared virtual machine it varies less from run to run than wall time does.
 
 The baselines, measured in the same run: the target (20 ms), and the bare spawn of the same
 runner script with ``subprocess.run`` (no sandbox, no pipeline).
@@ -155,15 +156,15 @@ def measure(jobs: int, profile: Path | None, phases: bool = False,
 
         profiler = cProfile.Profile()
     query_log = QueryLog()
-    overheads, runtimes, totals = [], [], []
+    overheads, runtimes, totals, cpus = [], [], [], []
     for number, job_id in enumerate(queued[: jobs + 1]):
         if profiler is not None and number == 1:
             profiler.enable()
         query_log.on = queries and number == min(10, jobs)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with connection.execute_wrapper(query_log):
             status = job_runs.run_job(job_id)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         query_log.on = False
         if status != "done":
             raise RuntimeError(f"job {job_id} ended {status}")
@@ -177,6 +178,7 @@ def measure(jobs: int, profile: Path | None, phases: bool = False,
         totals.append(elapsed * 1000)
         runtimes.append(runtime * 1000)
         overheads.append((elapsed - runtime) * 1000)
+        cpus.append(cpu * 1000)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
@@ -185,6 +187,7 @@ def measure(jobs: int, profile: Path | None, phases: bool = False,
         "vendor": connection.vendor, "jobs": len(overheads),
         "overhead_median": statistics.median(overheads), "overhead_p90": percentile(overheads, 0.9),
         "process_median": statistics.median(runtimes), "job_median": statistics.median(totals),
+        "worker_cpu_median": statistics.median(cpus),
         "bare_spawn": bare_spawn_ms(runner, factories.AR_MODELS[0], 50),
         "phases": [(label, phase_time[label] * 1000 / len(overheads),
                     phase_calls[label] / len(overheads))
@@ -225,7 +228,8 @@ def report(name: str, figures: dict) -> None:
           f"test process {figures['process_median']:.1f} ms")
     print(f"{name}: overhead median {figures['overhead_median']:.1f} ms, "
           f"p90 {figures['overhead_p90']:.1f} ms; bare spawn of the runner "
-          f"{figures['bare_spawn']:.1f} ms")
+          f"{figures['bare_spawn']:.1f} ms; the worker's own CPU time per job "
+          f"{figures['worker_cpu_median']:.1f} ms")
     for label, milliseconds, calls in figures["phases"]:
         print(f"{name}:   {milliseconds:6.2f} ms a job ({calls:4.1f} calls)  {label}")
     if figures["queries"]:

@@ -9,12 +9,14 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def scratch_folder(prefix: str) -> Path:
-    """A throw-away folder under the project's ``var/bench/``, beside where a deployment keeps
-    its files (KIM_DIR defaults to ``var/``), not under ``/tmp``.
+    """A throw-away folder under the project's ``var/bench/``, on the disk where a deployment
+    keeps its files (KIM_DIR defaults to ``var/``), and apart from ``/tmp``, which the test
+    suite fills and empties.
 
-    Measured on this machine (2026-12-07): creating a file under ``/tmp`` takes 0.7 ms against
-    0.02 ms in ``var/`` on the same ext4 disk, which put about 8 ms a job into the overhead a
-    benchmark measured that no deployment pays.
+    On this virtual machine a new file costs anything from 0.02 to 0.8 ms to create, on the
+    same disk, minutes apart (measured 2026-12-07; the disk hardly read meanwhile, so not
+    evicted metadata; the cause is not established). A job creates about twenty files, so
+    that alone moves a job's overhead by several milliseconds from one run to the next.
     """
     return Path(tempfile.mkdtemp(prefix=prefix, dir=bench_root()))
 
