@@ -9,7 +9,6 @@ only and is put into each document as it is read.
 """
 
 import logging
-from functools import cache
 
 from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -17,6 +16,7 @@ from django.db.models.signals import post_delete, post_save
 
 from queryapi import documents
 from queryapi.models import QueryDocument
+from repository.compiled import compiled
 from repository.models import (
     Model,
     ModelDriver,
@@ -59,32 +59,25 @@ def latest_results(table, rows: Q | None = None):
             .exclude(Exists(newer_subject)))
 
 
-@cache
-def _latest_question(table, alias: str, vendor: str) -> tuple[str, tuple, int] | None:
-    """The SQL of "is the result with this pk latest?" (``latest_results``), compiled once:
-    (sql, params, where the pk goes in params).
-
-    Django takes 2–3 ms to build and compile its three correlated subqueries, more than the
-    database takes to answer; once per table and database here, then only the pk changes.
-    None when the pk is not exactly one of the parameters (then the query is built each time).
-    """
-    marker = -7_000_000_001  # no row's pk
-    sql, params = (latest_results(table, Q(pk=marker)).order_by().values("pk")[:1]
-                   .query.get_compiler(alias).as_sql())
-    places = [n for n, param in enumerate(params) if isinstance(param, int) and param == marker]
-    return (sql, tuple(params), places[0]) if len(places) == 1 else None
+def _latest_question(table, pk):
+    """"Is the result with this pk latest?" (``latest_results``), as a query."""
+    return latest_results(table, Q(pk=pk)).order_by().values("pk")[:1]
 
 
 def is_latest(outcome) -> bool:
-    """Whether ``outcome`` (a saved result) is the latest of its pair."""
+    """Whether ``outcome`` (a saved result) is the latest of its pair.
+
+    Its SQL (three correlated subqueries, 2–3 ms for Django to build) is compiled once per
+    table and database (``repository.compiled``); then only the pk changes.
+    """
     table = type(outcome)._meta.concrete_model
     alias = router.db_for_write(table)
-    question = _latest_question(table, alias, connections[alias].vendor)
+    question = compiled(("is_latest", table), lambda pk: _latest_question(table, pk),
+                        {"pk": -7_000_000_001}, alias)  # no row's pk
     if question is None:
-        return latest_results(table, Q(pk=outcome.pk)).exists()
-    sql, params, place = question
+        return _latest_question(table, outcome.pk).exists()
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [*params[:place], outcome.pk, *params[place + 1:]])
+        cursor.execute(question.sql, question.bind(pk=outcome.pk))
         return cursor.fetchone() is not None
 
 
