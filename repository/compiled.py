@@ -47,8 +47,9 @@ def compiled(key: Hashable, build: Callable[..., QuerySet], markers: dict[str, o
             return None
         places = {}
         for name, marker in markers.items():
+            # isinstance: on PostgreSQL Django hands psycopg's Int2/Int8 (int subclasses).
             found = [n for n, param in enumerate(params)
-                     if type(param) is type(marker) and param == marker]
+                     if isinstance(param, type(marker)) and param == marker]
             if len(found) != 1:
                 places = None
                 break

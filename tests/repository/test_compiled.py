@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from repository import compiled as compiled_queries
-from repository.models import Test, latest_outcome
+from repository.models import Test, TestResult, latest_outcome
 from tests.factories import make_error, make_model, make_result, make_test
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +48,24 @@ def test_latest_outcome_asks_each_pair_with_its_own_numbers():
     assert all(second.number in q["sql"] and first.number not in q["sql"]
                for q in asked.captured_queries)
     assert latest_outcome(make_test(number=77, name="Other"), second) is None
+
+
+def test_the_hot_questions_compile_on_this_database():
+    """latest_outcome and is_latest take their compiled path here, not the ORM fallback (which
+    a marker Django hands over in another type would cause: psycopg's Int2 for a small integer
+    on PostgreSQL did, for the version marker of the first test)."""
+    from queryapi.sync import is_latest
+
+    test, model = make_test(), make_model()
+    result = make_result(test, model, 1)
+    latest_outcome(test, model), is_latest(result)
+
+    def compiled_again(**markers):
+        raise AssertionError("asked to compile again: the first ask left no compiled question")
+
+    asked = [compiled_queries.compiled(key, compiled_again, markers, connection.alias)
+             for key, markers in (
+                 (("current outcome", "TE", 0), {"runner_number": "r", "subject_number": "s"}),
+                 (("current outcome", "TE", 1), {"runner_number": "r", "subject_number": "s"}),
+                 (("is_latest", TestResult), {"pk": 0}))]
+    assert None not in asked
