@@ -28,6 +28,7 @@ SMALLEST = {
                        "--baseline-tests", "4", "--repeat", "1"], "ratio full/baseline"),
     "bench_query.py": (["--instances", "1000", "--repeat", "1"], "ratio naive/indexed"),
     "bench_worker_memory.py": (["--jobs", "24", "--early", "8"], "ratio growth/budget"),
+    "bench_current.py": (["--pairs", "6", "--repeat", "1"], "ratio compiled/built"),
     "bench_checks.py": (["--models", "2", "--match", "LJ_Shifted_Bernardes_1958LowCutoff",
                          "--workers", "2"],
                         "ratio checks/floor"),
