@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.db import connections, router
 
 from kimsite import config
 from runner import sandbox
+from runner.models import Job
 
 
 def lease_seconds() -> float:
@@ -64,4 +66,17 @@ def check_sandbox(app_configs=None, **kwargs):
         return [Error("PIPELINE_SANDBOX is on but bwrap is not installed: every run would fail.",
                       hint="apt-get install bubblewrap, or set PIPELINE_SANDBOX=off on a machine "
                            "without user namespaces.", id="runner.E004")]
+    return []
+
+
+@register("pipeline")
+def check_database_features(app_configs=None, **kwargs):
+    """A job's claim is one ``UPDATE … RETURNING`` (runner.jobs): SQLite has it from 3.35."""
+    connection = connections[router.db_for_write(Job)]
+    if connection.vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 35):
+        return [Error(
+            f"SQLite {connection.Database.sqlite_version} has no UPDATE … RETURNING: no job "
+            "could be claimed.",
+            hint="Use SQLite 3.35 or newer (Debian 12 has 3.40), or PostgreSQL.",
+            id="runner.E005")]
     return []

@@ -18,7 +18,7 @@ from multiprocessing import get_context
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection, connections, transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
@@ -58,27 +58,33 @@ def new_owner() -> str:
 
 
 def _claim_where(condition: str, params: list, owner: str, now) -> Job | None:
-    """Claim the queued job that ``condition`` picks: one ``UPDATE … RETURNING`` (SQLite 3.35+,
-    PostgreSQL) that takes it with a lease and gives back its row; None when none matched.
+    """Claim the queued job that ``condition`` (SQL on the job table) picks, with a lease: one
+    ``UPDATE … RETURNING`` that also gives back its row (SQLite 3.35+, runner.E005; PostgreSQL).
+    None when no queued job matched.
 
-    One statement instead of an UPDATE and a SELECT of the row (or, on PostgreSQL, a locking
-    SELECT, the UPDATE and the SELECT in a transaction): a job's claim is one round trip.
+    One round trip: the claim is every job's first statement, and the conditional UPDATE is
+    what makes a job run once (a second claimer matches nothing).
     """
-    ops = connection.ops
-    columns = ", ".join(ops.quote_name(field.column) for field in Job._meta.concrete_fields)
-    expires = now + timedelta(seconds=lease_seconds())
-    sql = (f"UPDATE {ops.quote_name(Job._meta.db_table)} SET state = %s, lease_owner = %s, "
-           "lease_expires_at = %s, started_at = %s, updated_at = %s, attempts = attempts + 1 "
-           f"WHERE ({condition}) AND state = %s RETURNING {columns}")
+    alias = router.db_for_write(Job)
+    ops = connections[alias].ops
     at = ops.adapt_datetimefield_value
-    claimed = list(Job.objects.raw(sql, [Job.State.RUNNING, owner, at(expires), at(now), at(now),
-                                         *params, Job.State.QUEUED]))
+    expires = now + timedelta(seconds=lease_seconds())
+    values = {"state": Job.State.RUNNING, "lease_owner": owner, "lease_expires_at": at(expires),
+              "started_at": at(now), "updated_at": at(now)}
+    assignments = ", ".join(f"{ops.quote_name(name)} = %s" for name in values)
+    attempts = ops.quote_name("attempts")
+    columns = ", ".join(ops.quote_name(field.column) for field in Job._meta.concrete_fields)
+    sql = (f"UPDATE {ops.quote_name(Job._meta.db_table)} SET {assignments}, "
+           f"{attempts} = {attempts} + 1 WHERE ({condition}) AND {ops.quote_name('state')} = %s "
+           f"RETURNING {columns}")
+    claimed = list(Job.objects.db_manager(alias).raw(
+        sql, [*values.values(), *params, Job.State.QUEUED]))
     return claimed[0] if claimed else None
 
 
 def claim(job_id: int, owner: str, *, now=None) -> Job | None:
     """Take a queued job with a lease; None when someone else has it or it is no longer queued."""
-    pk = connection.ops.quote_name(Job._meta.pk.column)
+    pk = connections[router.db_for_write(Job)].ops.quote_name(Job._meta.pk.column)
     return _claim_where(f"{pk} = %s", [job_id], owner, now or timezone.now())
 
 
@@ -95,13 +101,14 @@ def claim_best(owner: str, *, job_id: int | None = None, task_timeout: int | Non
     claiming UPDATE: on PostgreSQL the best row not locked by another claimer (``FOR UPDATE
     SKIP LOCKED``), so concurrent claimers never collide; on SQLite writers are serialised.
     """
+    alias = router.db_for_write(Job)
     candidates = Job.objects.next_up()
     if task_timeout is not None:
         candidates = candidates.filter(Q(task_timeout__lte=task_timeout) | Q(pk=job_id))
-    best, params = candidates.values("pk")[:1].query.get_compiler(connection.alias).as_sql()
-    if connection.vendor == "postgresql":
+    best, params = candidates.values("pk")[:1].query.get_compiler(alias).as_sql()
+    if connections[alias].vendor == "postgresql":
         best += " FOR UPDATE SKIP LOCKED"
-    pk = connection.ops.quote_name(Job._meta.pk.column)
+    pk = connections[alias].ops.quote_name(Job._meta.pk.column)
     return _claim_where(f"{pk} = ({best})", list(params), owner, now or timezone.now())
 
 

@@ -148,12 +148,12 @@ def _current_of_pair(table, runner_number: str, subject_number: str):
 _MARKERS = {"runner_number": "runner-marker", "subject_number": "subject-marker"}
 
 
-def _current_row(leader: str, index: int, table, runner_number: str, subject_number: str):
+def _current_row(table, leader: str, runner_number: str, subject_number: str):
     """The current row of the pair in one of its outcome tables, or None. The query (two
     correlated subqueries and two more per table, 2–3 ms for Django to build) is compiled once
     per table and database (``repository.compiled``); then only the numbers change."""
     alias = router.db_for_read(table.model)
-    question = compiled(("current outcome", leader, index),
+    question = compiled(("current outcome", table.model, leader),
                         lambda **numbers: _current_of_pair(table, **numbers), _MARKERS, alias)
     if question is None:
         return _current_of_pair(table, runner_number, subject_number).first()
@@ -168,8 +168,8 @@ def latest_outcome(runner, subject):
     ``runner`` and ``subject`` name their lineages: any version of them asks about the pair,
     and the answer is always for the latest versions (None while those have not run).
     """
-    found = [_current_row(runner.leader, index, table, runner.number, subject.number)
-             for index, table in enumerate(outcome_tables(runner.leader))]
+    found = [_current_row(table, runner.leader, runner.number, subject.number)
+             for table in outcome_tables(runner.leader)]
     found = [row for row in found if row is not None]
     if not found:
         return None

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from repository.models import Error, Model, Test, TestResult
 from runner import director, execute, jobs, reconcile, tasks
-from runner.checks import check_queue_timeouts
+from runner.checks import check_database_features, check_queue_timeouts
 from runner.dispatch import dispatch
 from runner.models import Job
 from tests.fixtures.pipeline import items
@@ -265,6 +265,18 @@ def test_system_check_refuses_retry_not_above_timeout(settings):
 
     settings.Q_CLUSTER = {"timeout": 100, "retry": 480, "orm": "default"}
     assert [p.id for p in check_queue_timeouts()] == ["runner.W002"]
+
+
+def test_system_check_refuses_an_sqlite_without_update_returning(monkeypatch):
+    from django.db import connection
+
+    assert check_database_features() == [], "this machine's database claims jobs"
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL has RETURNING; the SQLite pass checks the refusal
+    monkeypatch.setattr(connection.Database, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(connection.Database, "sqlite_version", "3.34.1")
+    (problem,) = check_database_features()
+    assert problem.id == "runner.E005" and "3.34.1" in problem.msg
 
 
 def test_system_check_is_registered():
