@@ -60,7 +60,7 @@ def latest_results(table, rows: Q | None = None):
 
 
 def _latest_question(table, pk):
-    """"Is the result with this pk latest?" (``latest_results``), as a query."""
+    """The query "is the result with this pk latest?" (``latest_results``)."""
     return latest_results(table, Q(pk=pk)).order_by().values("pk")[:1]
 
 

@@ -57,26 +57,26 @@ def new_owner() -> str:
     return f"{node}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _claim_where(condition: str, params: list, owner: str, now) -> Job | None:
-    """Claim the queued job that ``condition`` (SQL on the job table) picks, with a lease: one
-    ``UPDATE … RETURNING`` that also gives back its row (SQLite 3.35+, runner.E005; PostgreSQL).
-    None when no queued job matched.
+def _claim_where(picked: str, params: list, owner: str, now) -> Job | None:
+    """Claim the queued job whose pk is ``picked`` (SQL: a placeholder or a subquery), with a
+    lease: one ``UPDATE … RETURNING`` that also gives back its row (SQLite 3.35+, runner.E005;
+    PostgreSQL). None when no queued job matched.
 
     One round trip: the claim is every job's first statement, and the conditional UPDATE is
     what makes a job run once (a second claimer matches nothing).
     """
     alias = router.db_for_write(Job)
     ops = connections[alias].ops
-    at = ops.adapt_datetimefield_value
-    expires = now + timedelta(seconds=lease_seconds())
-    values = {"state": Job.State.RUNNING, "lease_owner": owner, "lease_expires_at": at(expires),
-              "started_at": at(now), "updated_at": at(now)}
+    started = ops.adapt_datetimefield_value(now)
+    expires = ops.adapt_datetimefield_value(now + timedelta(seconds=lease_seconds()))
+    values = {"state": Job.State.RUNNING, "lease_owner": owner, "lease_expires_at": expires,
+              "started_at": started, "updated_at": started}
     assignments = ", ".join(f"{ops.quote_name(name)} = %s" for name in values)
     attempts = ops.quote_name("attempts")
     columns = ", ".join(ops.quote_name(field.column) for field in Job._meta.concrete_fields)
     sql = (f"UPDATE {ops.quote_name(Job._meta.db_table)} SET {assignments}, "
-           f"{attempts} = {attempts} + 1 WHERE ({condition}) AND {ops.quote_name('state')} = %s "
-           f"RETURNING {columns}")
+           f"{attempts} = {attempts} + 1 WHERE {ops.quote_name(Job._meta.pk.column)} = {picked} "
+           f"AND {ops.quote_name('state')} = %s RETURNING {columns}")
     claimed = list(Job.objects.db_manager(alias).raw(
         sql, [*values.values(), *params, Job.State.QUEUED]))
     return claimed[0] if claimed else None
@@ -84,8 +84,7 @@ def _claim_where(condition: str, params: list, owner: str, now) -> Job | None:
 
 def claim(job_id: int, owner: str, *, now=None) -> Job | None:
     """Take a queued job with a lease; None when someone else has it or it is no longer queued."""
-    pk = connections[router.db_for_write(Job)].ops.quote_name(Job._meta.pk.column)
-    return _claim_where(f"{pk} = %s", [job_id], owner, now or timezone.now())
+    return _claim_where("%s", [job_id], owner, now or timezone.now())
 
 
 def claim_best(owner: str, *, job_id: int | None = None, task_timeout: int | None = None,
@@ -108,8 +107,7 @@ def claim_best(owner: str, *, job_id: int | None = None, task_timeout: int | Non
     best, params = candidates.values("pk")[:1].query.get_compiler(alias).as_sql()
     if connections[alias].vendor == "postgresql":
         best += " FOR UPDATE SKIP LOCKED"
-    pk = connections[alias].ops.quote_name(Job._meta.pk.column)
-    return _claim_where(f"{pk} = ({best})", list(params), owner, now or timezone.now())
+    return _claim_where(f"({best})", list(params), owner, now or timezone.now())
 
 
 def landed_outcome(job: Job):

@@ -145,4 +145,3 @@ def test_species_filter_compares_whole_elements_without_a_like_scan():
         assert list(type(argon).objects.with_species("Ni")) == [nickel_alloy]
         assert not type(argon).objects.with_species("A").exists()
     assert all("LIKE" not in q["sql"].upper() for q in queries)
-
