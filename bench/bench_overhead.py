@@ -265,7 +265,11 @@ def main() -> None:
     )
 
     def profile_for(name: str) -> Path | None:
-        return args.profile.with_suffix(f".{name}.prof") if args.profile else None
+        if not args.profile:
+            return None
+        # The measuring process runs in its own folder: hand it an absolute path.
+        args.profile.parent.mkdir(parents=True, exist_ok=True)
+        return args.profile.resolve().with_suffix(f".{name}.prof")
 
     sqlite = child(None, args.jobs, profile_for("sqlite"), args.phases, args.queries)
     report("SQLite", sqlite)

@@ -110,6 +110,13 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     # Health checks: long-lived queue workers must not reuse a connection the server dropped.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" \
+            and env_bool("PIPELINE_PG_PREPARE", True):
+        # A worker sends the same twenty statements for every job: bound on the server, psycopg
+        # prepares each after its fifth use, and PostgreSQL plans it once per connection
+        # instead of once per job (bench_overhead --queries: 10.4 → 5.5 ms of SQL a job).
+        # A pooler in transaction mode that cannot keep prepared statements: PIPELINE_PG_PREPARE=0.
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 else:
     config.KIM_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(config.KIM_DIR / "kimsite.sqlite3")}
