@@ -116,7 +116,8 @@ if DATABASE_URL:
         # prepares each after its fifth use, and PostgreSQL plans it once per connection
         # instead of once per job (bench_overhead --queries: 10.4 → 5.5 ms of SQL a job).
         # A pooler in transaction mode that cannot keep prepared statements: PIPELINE_PG_PREPARE=0.
-        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True,
+                                                         prepare_threshold=5)
 else:
     config.KIM_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {"default": sqlite_database(config.KIM_DIR / "kimsite.sqlite3")}
