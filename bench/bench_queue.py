@@ -8,9 +8,15 @@ The rate is jobs / (last finish - first start), read from the Job rows, so clust
 not counted; a second rate leaves out each worker process's first job too (its start-up: the
 warm server, the cleanup of dead owners). The no-op test still starts a process per run, as
 every real test does.
+
+Also the whole machine's CPU time per job, from the submission to the last job done (every
+process: the cluster, its runs, the database and broker servers; ``/proc/stat``), and the rate
+that CPU time allows on this machine's cores: what bounds the rate when the cores are busy.
+The time the hypervisor took from this virtual machine (steal) is printed beside it.
 """
 
 import argparse
+import os
 import sqlite3
 import sys
 import time
@@ -37,6 +43,15 @@ TIMES_SQL = ("SELECT COUNT(*), MIN(started_at), MAX(finished_at) FROM runner_job
 ROWS_SQL = "SELECT lease_owner, started_at, finished_at FROM runner_job WHERE state = 'done'"
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine since boot, from ``/proc/stat``."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
 def parse(value):
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
@@ -53,7 +68,7 @@ def steady_rate(rows) -> float:
     return len(later) / span.total_seconds()
 
 
-def measure(site: PipelineSite, jobs: int, read_times, read_rows) -> tuple[float, float]:
+def measure(site: PipelineSite, jobs: int, read_times, read_rows) -> tuple[float, float, tuple]:
     models = 8
     # As a production cluster runs (the test site's DEBUG=1 keeps every query in memory).
     site.env["DEBUG"] = "0"
@@ -61,6 +76,7 @@ def measure(site: PipelineSite, jobs: int, read_times, read_rows) -> tuple[float
     site.scenario("setup", "--tests", str(-(-jobs // models)), "--models", str(models))
     cluster = site.start_cluster("bench")
     try:
+        busy_before, stolen_before = cpu_seconds()
         site.scenario("submit")
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -70,12 +86,14 @@ def measure(site: PipelineSite, jobs: int, read_times, read_rows) -> tuple[float
             time.sleep(0.5)
         else:
             raise RuntimeError(f"only {done} of {jobs} jobs done\n{site.cluster_output()}")
+        busy, stolen = cpu_seconds()
     finally:
         site.kill(cluster)
-    return done / (parse(last) - parse(first)).total_seconds(), steady_rate(read_rows())
+    cpu = ((busy - busy_before) / done, (stolen - stolen_before) / done)
+    return done / (parse(last) - parse(first)).total_seconds(), steady_rate(read_rows()), cpu
 
 
-def sqlite_orm(jobs: int) -> tuple[float, float]:
+def sqlite_orm(jobs: int) -> tuple[float, float, tuple]:
     site = PipelineSite(scratch_folder("bench-queue-sqlite-"),
                         job_timeout=300, retry=420)
 
@@ -90,7 +108,7 @@ def sqlite_orm(jobs: int) -> tuple[float, float]:
     return measure(site, jobs, read_times, read_rows)
 
 
-def postgres_redis(jobs: int) -> tuple[float, float] | None:
+def postgres_redis(jobs: int) -> tuple[float, float, tuple] | None:
     reason = postgres_unreachable() or redis_unreachable()
     if reason:
         print(f"PostgreSQL + Redis: not measured ({reason})")
@@ -117,19 +135,29 @@ def postgres_redis(jobs: int) -> tuple[float, float] | None:
         drop_postgres_database(name)
 
 
+def print_cpu(name: str, cpu: tuple[float, float]) -> None:
+    busy, stolen = cpu
+    cores = os.cpu_count() or 1
+    print(f"{name}: the machine's CPU per job {busy * 1000:.1f} ms (all processes, submission "
+          f"included), so at most {cores / busy:.1f} jobs/s on {cores} cores; stolen by the "
+          f"host {stolen * 1000:.1f} ms a job")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=80, help="a multiple of 8 (the Ar models)")
     args = parser.parse_args()
     # The real run_pair and KIM API: each job renders its template and starts its runner.
     print(f"no-op test, 1 cluster x 2 workers, {args.jobs} jobs")
-    orm, orm_steady = sqlite_orm(args.jobs)
+    orm, orm_steady, orm_cpu = sqlite_orm(args.jobs)
     print(f"SQLite + ORM broker:  {orm:6.2f} jobs/s ({orm_steady:.2f} after each worker's first job)")
+    print_cpu("SQLite + ORM broker", orm_cpu)
     measured = postgres_redis(args.jobs)
     if measured is not None:
-        redis, redis_steady = measured
+        redis, redis_steady, redis_cpu = measured
         print(f"PostgreSQL + Redis:   {redis:6.2f} jobs/s ({redis_steady:.2f} after each worker's "
               "first job)")
+        print_cpu("PostgreSQL + Redis", redis_cpu)
         print(f"ratio PostgreSQL+Redis / SQLite+ORM: {redis / orm:.2f}")
 
 

@@ -44,7 +44,10 @@ def _bounded_sql(seconds: float):
             with connection.cursor() as cursor:
                 cursor.execute("SHOW statement_timeout")
                 (previous,) = cursor.fetchone()
-                cursor.execute("SET LOCAL statement_timeout = %s", [max(1, int(seconds * 1000))])
+                # set_config(…, true) is SET LOCAL with a parameter a server-bound statement
+                # can carry (SET itself takes none).
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               [str(max(1, int(seconds * 1000)))])
             yield
             # SET LOCAL outlives a released savepoint: an enclosing transaction gets its own
             # timeout back (a failed query's savepoint rollback undoes the SET by itself).

@@ -69,6 +69,15 @@ def test_database_url_switches_to_postgresql_and_redis_url_to_redis(tmp_path):
     assert seen["q"]["redis"] == "redis://cache.example:6379/1" and "orm" not in seen["q"]
     # SQLite's busy timeout is no option of PostgreSQL.
     assert "transaction_mode" not in db.get("OPTIONS", {})
+    # A worker's repeated statements are prepared on the server (runner.jobs' test on PostgreSQL).
+    assert (db["OPTIONS"]["server_side_binding"], db["OPTIONS"]["prepare_threshold"]) == (True, 5)
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path):
+    seen = settings_in_subprocess(tmp_path, DATABASE_URL="postgres://kim@db.example/kimdb",
+                                  PIPELINE_PG_PREPARE="0")
+    options = seen["db"].get("OPTIONS", {})
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
 
 
 def test_queue_retry_exceeds_timeout():

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.checks import Error as CheckError
+from django.db import connection
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -268,8 +269,6 @@ def test_system_check_refuses_retry_not_above_timeout(settings):
 
 
 def test_system_check_refuses_an_sqlite_without_update_returning(monkeypatch):
-    from django.db import connection
-
     assert check_database_features() == [], "this machine's database claims jobs"
     if connection.vendor != "sqlite":
         return  # PostgreSQL has RETURNING; the SQLite pass checks the refusal
@@ -277,6 +276,25 @@ def test_system_check_refuses_an_sqlite_without_update_returning(monkeypatch):
     monkeypatch.setattr(connection.Database, "sqlite_version", "3.34.1")
     (problem,) = check_database_features()
     assert problem.id == "runner.E005" and "3.34.1" in problem.msg
+
+
+def test_the_statements_of_every_job_are_prepared_on_postgresql(repository_dir, run_log):
+    """PIPELINE_PG_PREPARE (on): the claim and the other per-job statements are planned once per
+    connection, not once per job; the jobs' outcomes are those of unprepared statements."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's (the suite runs again on PostgreSQL)")
+    for code in items.AR_MODELS[:6]:
+        items.make_model(code)
+    test = items.make_test(repository_dir, "NoOp_Ar", 1, log=run_log)
+    for job in director.on_item_changed(test, dispatch=False).jobs:
+        assert jobs.run_job(job.pk) == "done"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any(statement.startswith('UPDATE "runner_job"') and "RETURNING" in statement
+               for statement in prepared), prepared
+    assert any(statement.startswith('INSERT INTO "repository_testresult"') for statement in prepared)
+    assert TestResult.objects.count() == 6 and len(items.executions(run_log)) == 6
 
 
 def test_system_check_is_registered():
