@@ -279,8 +279,8 @@ def test_system_check_refuses_an_sqlite_without_update_returning(monkeypatch):
 
 
 def test_the_statements_of_every_job_are_prepared_on_postgresql(repository_dir, run_log):
-    """PIPELINE_PG_PREPARE (on): the claim and the other per-job statements are planned once per
-    connection, not once per job; the jobs' outcomes are those of unprepared statements."""
+    """PIPELINE_PG_PREPARE (on): the claim and the result's INSERT, sent by every job, are
+    prepared on the worker's connection, and the six jobs still end as six results."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's (the suite runs again on PostgreSQL)")
     for code in items.AR_MODELS[:6]:
