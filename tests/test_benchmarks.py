@@ -21,6 +21,7 @@ SMALLEST = {
     "bench_runpair.py": (["--repeats", "1"], "ratio run_pair/direct"),
     "bench_overhead.py": (["--jobs", "8", "--phases", "--queries"], "ratio overhead/target"),
     "bench_sandbox.py": (["--repeats", "1"], "ratio sandboxed/off"),
+    "bench_cgroup_join.py": (["--runs", "2", "--gap-ms", "5"], "ratio joined/not joined"),
     "bench_queue.py": (["--jobs", "8"], "ratio PostgreSQL+Redis / SQLite+ORM"),
     "bench_example_repository.py": (["--models-per-test", "1", "--species", "Ar"],
                                     "speed-up baseline/pipeline"),
