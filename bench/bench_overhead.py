@@ -32,7 +32,7 @@ import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
-from benchsetup import scratch_folder
+from benchsetup import machine_speed_ms, scratch_folder
 
 PROJECT = Path(__file__).resolve().parent.parent
 TARGET_MS = 20.0
@@ -277,6 +277,7 @@ def main() -> None:
         args.profile.parent.mkdir(parents=True, exist_ok=True)
         return args.profile.resolve().with_suffix(f".{name}.prof")
 
+    print(f"machine speed before: a fixed Python loop {machine_speed_ms():.0f} ms")
     sqlite = child(None, args.jobs, profile_for("sqlite"), args.phases, args.queries)
     report("SQLite", sqlite)
     worst = sqlite["overhead_median"]
@@ -293,6 +294,7 @@ def main() -> None:
             drop_postgres_database(name)
         report("PostgreSQL", postgres)
         worst = max(worst, postgres["overhead_median"])
+    print(f"machine speed after: a fixed Python loop {machine_speed_ms():.0f} ms")
     print(f"ratio overhead/bare-spawn (SQLite): {sqlite['overhead_median'] / sqlite['bare_spawn']:.2f}")
     print(f"ratio overhead/target ({TARGET_MS:.0f} ms, worst database): {worst / TARGET_MS:.2f}")
 

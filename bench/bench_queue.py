@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchsetup import scratch_folder  # noqa: E402
+from bench.benchsetup import machine_speed_ms, scratch_folder  # noqa: E402
 from tests.fixtures.pipeline.site import (  # noqa: E402
     PipelineSite,
     drop_postgres_database,
@@ -186,9 +186,11 @@ def main() -> None:
     args = parser.parse_args()
     # The real run_pair and KIM API: each job renders its template and starts its runner.
     print(f"no-op test, 1 cluster x {args.workers} workers, {args.jobs} jobs")
+    print(f"machine speed before: a fixed Python loop {machine_speed_ms():.0f} ms")
     orm = sqlite_orm(args.jobs, args.workers)
     report("SQLite + ORM broker", orm)
     redis = postgres_redis(args.jobs, args.workers)
+    print(f"machine speed after: a fixed Python loop {machine_speed_ms():.0f} ms")
     if redis is not None:
         report("PostgreSQL + Redis", redis)
         print(f"ratio PostgreSQL+Redis / SQLite+ORM: {redis['rate'] / orm['rate']:.2f}")

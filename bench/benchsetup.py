@@ -3,6 +3,7 @@
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -44,3 +45,18 @@ def setup_django(scratch: Path, *, database_url: str | None = None) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def machine_speed_ms(rounds: int = 5) -> float:
+    """The median time of a fixed pure-Python loop (a million additions), in ms: this machine's
+    speed at the moment, printed before and after a benchmark's figures so that runs minutes or
+    sessions apart can be compared: on the project's virtual machine it moves by a factor of two
+    within minutes, with nothing else running."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(1_000_000):
+            total += number
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)[len(times) // 2]
