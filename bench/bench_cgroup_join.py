@@ -28,8 +28,11 @@ from pathlib import Path
 from benchsetup import scratch_folder, setup_django
 
 
-def launch_time(box, joined: bool) -> float:
-    """Seconds from the launcher's start to ``/bin/true``'s end, the cgroup joined or not."""
+def launch_time(scratch: Path, joined: bool) -> float:
+    """Seconds from the launcher's start to ``/bin/true``'s end, a run's cgroup joined or not."""
+    from runner import sandbox
+
+    box = sandbox.Sandbox(scratch=scratch)
     if joined:
         box.prepare()
     try:
@@ -41,7 +44,6 @@ def launch_time(box, joined: bool) -> float:
         return time.perf_counter() - started
     finally:
         box.release()
-        box.cgroup = None
 
 
 def favoured() -> str:
@@ -64,15 +66,14 @@ def main() -> None:
         setup_django(scratch)
         from runner import sandbox
 
-        box = sandbox.Sandbox(scratch=scratch)
-        box.prepare()
-        if box.cgroup is None:
+        probe = sandbox.Sandbox(scratch=scratch)
+        probe.prepare()
+        probe.release()
+        if probe.cgroup is None:
             print(f"no writable pids cgroup at {sandbox.PIDS_CGROUP}: runs are limited by "
                   "RLIMIT_NPROC here, there is no join to measure")
             print("ratio joined/not joined: not measured")
             return
-        box.release()
-        box.cgroup = None
         print(f"favordynmods said on: {favoured()}")
         ratios = []
         for label, gap in ((f"spaced {args.gap_ms:g} ms", args.gap_ms / 1000), ("back to back", 0)):
@@ -80,7 +81,7 @@ def main() -> None:
             for _ in range(args.runs):
                 for joined in (True, False):
                     time.sleep(gap)
-                    times[joined].append(launch_time(box, joined))
+                    times[joined].append(launch_time(scratch, joined))
             joined_ms = statistics.median(times[True]) * 1000
             alone_ms = statistics.median(times[False]) * 1000
             ratios.append(f"{label} {joined_ms / alone_ms:.2f}")
