@@ -1,27 +1,38 @@
-"""The pipeline's django-q2 cluster: django-q2's own, with a watchdog on its task queue's lock.
+"""The pipeline's django-q2 cluster: django-q2's own, made to survive a worker SIGKILLed anywhere.
 
-django-q2's workers take tasks from one ``multiprocessing.Queue`` with a blocking ``get``, and
-CPython's ``get`` holds the queue's read lock (a process-shared semaphore) for as long as it
-waits. So at any moment one idle worker holds that lock. If that worker dies (SIGKILL, the OOM
-killer), the lock stays taken: every other worker, and the one django-q2 spawns in its place,
-then wait for it forever and the cluster takes no task again while it looks alive (found by
-``tests/faults/test_worker_sigkill.py``: 33 jobs queued, none running, for 120 s). A worker
-killed inside a task never holds it, which is why django-q2's own timeout kills are safe.
+django-q2's processes share a handful of locks, and a process killed while it holds one (a
+SIGKILL, the OOM killer) leaves it taken for good: whoever needs it next waits forever, and the
+cluster stops taking tasks while it looks alive (found by ``tests/faults/test_worker_sigkill.py``:
+33 jobs queued, none running, for 120 s; made certain by ``tests/fixtures/pipeline/dying.py``).
+Each is handled here:
 
-The watchdog, a small process beside the pusher, releases a lock that is held while a task has
-been waiting in the queue's pipe for ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder
-reads a waiting task within microseconds, so a lock held that long with a task waiting belongs
-to a dead worker. Releasing a semaphore taken by another process is allowed for a
-non-recursive ``multiprocessing.Lock``. The lock and the pipe are read through the queue's
-private attributes (``_rlock``, ``_reader``): multiprocessing has no public way to either.
+* **The task queue's read lock.** Workers take tasks with a blocking ``get``, and CPython's
+  ``get`` holds the queue's read lock (a process-shared semaphore) for as long as it waits, so at
+  any moment one idle worker holds it. A watchdog, a small process beside the pusher, releases
+  it when it is held while a task has been waiting in the queue's pipe for
+  ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder reads a waiting task within
+  microseconds, so a lock held that long with a task waiting belongs to a dead worker. Releasing
+  a semaphore taken by another process is allowed for a non-recursive ``multiprocessing.Lock``.
+* **The queues' size counters, and the result queue's write lock.** Taken for every task read,
+  every result put and every result written (microseconds, more on a busy machine). Orphaned,
+  they stop the pusher, every worker, the monitor and the guard's status save. Here they are
+  POSIX record locks (``RecordLock``), which the kernel gives back when their holder dies.
+* **Each worker's timer.** A worker holds its timer's lock at the end of every task, while it
+  puts the result on the result queue; django-q2's guard takes that lock before it asks whether
+  the worker lives, so a worker killed there stops the guard, and no dead worker is replaced
+  again. The guard here hands a dead worker's timer over first (``WorkerPool``).
 
-Left alone: the write lock of the result queue (held while a worker's feeder thread writes a
-finished task, microseconds), the queue's size counter (held for one increment), and a worker
-killed in the middle of reading one task (the next reader would read the rest of it as a task).
+The locks and the pipe are read through the queues' private attributes (``_rlock``, ``_reader``,
+``_wlock``): multiprocessing has no public way to any of them. Left alone: a worker killed in the
+middle of reading one task (the next reader would read the rest of it as a task) or between
+reading it and giving its place back (the queue holds one task fewer from then on), and the
+guard's own look at a worker that dies in the microseconds the guard waits for its timer.
 """
 
+import fcntl
 import logging
 import os
+import tempfile
 import time
 
 from django.conf import settings
@@ -81,13 +92,90 @@ def watch_read_lock(task_queue, stop_event, patience: float | None = None) -> No
         time.sleep(WATCH_EVERY)
 
 
+class RecordLock:
+    """A lock between processes that the kernel gives back when its holder dies: a POSIX record
+    lock (``fcntl.lockf``) on one byte of a file every process of the cluster inherits (fork).
+
+    Per process, not per thread, and the kernel refuses a wait that would close a cycle of
+    processes each holding one such lock: so each is taken only briefly, by one thread of a
+    process, and never while its holder waits for another.
+    """
+
+    def __init__(self, file, byte: int):
+        self._file, self._byte = file, byte
+
+    def acquire(self, blocking: bool = True) -> bool:
+        try:
+            fcntl.lockf(self._file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB), 1,
+                        self._byte)
+        except (BlockingIOError, PermissionError):  # held elsewhere (EAGAIN or EACCES)
+            return False
+        return True
+
+    def release(self) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN, 1, self._byte)
+
+    def __enter__(self) -> "RecordLock":
+        return self.acquire() and self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class QueueCounter:
+    """django-q2's count of a queue's tasks (``django_q.queues.SharedCounter``: ``increment``
+    and ``value``), counted under a ``RecordLock``."""
+
+    def __init__(self, lock: RecordLock):
+        self.count = django_q_cluster.get_mp_context().RawValue("i", 0)
+        self.lock = lock
+
+    def increment(self, n: int = 1) -> None:
+        with self.lock:
+            self.count.value += n
+
+    @property
+    def value(self) -> int:
+        return self.count.value
+
+
+class WorkerPool(list):
+    """The sentinel's workers, which hand a dead worker's timer over before the guard takes its
+    lock.
+
+    django-q2's guard runs ``with p.timer.get_lock(): if not p.is_alive(): reincarnate`` for
+    each worker: a worker killed while it held its timer's lock would stop the guard there for
+    good. A dead worker never touches its timer again, so its timer is swapped for a fresh one
+    holding its last value (read without the lock), which the guard and ``reincarnate`` read as
+    they would have (0 says the worker was ended for its timeout).
+    """
+
+    def __iter__(self):
+        for process in super().__iter__():  # by index, as django-q2's loop changes the list
+            if not process.is_alive():
+                process.timer = django_q_cluster.get_mp_context().Value(
+                    "f", process.timer.get_obj().value)
+            yield process
+
+
 class PipelineSentinel(django_q_cluster.Sentinel):
-    """django-q2's sentinel, plus the read lock's watchdog (not reincarnated: if it dies, the
-    cluster runs as plain django-q2 does)."""
+    """django-q2's sentinel, with the locks of the module's docstring made to survive their
+    holder: the queues counted under record locks, the guard's pool handing dead workers'
+    timers over, and the read lock's watchdog (not reincarnated: if it dies, the cluster runs as
+    plain django-q2 does)."""
 
     def spawn_cluster(self):
+        # Before the first fork, so every process of the cluster shares them. The file is
+        # unlinked at once: it lives as long as a process of the cluster holds it open.
+        self.lock_file = tempfile.TemporaryFile()
+        self.task_queue.size = QueueCounter(RecordLock(self.lock_file, 0))
+        self.result_queue.size = QueueCounter(RecordLock(self.lock_file, 1))
         super().spawn_cluster()
         self.watchdog = self.spawn_process(watch_read_lock, self.task_queue, self.stop_event)
+
+    def guard(self):
+        self.pool = WorkerPool(self.pool)
+        super().guard()
 
 
 class PipelineCluster(django_q_cluster.Cluster):

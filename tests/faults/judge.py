@@ -104,10 +104,30 @@ def unfinished_jobs(server, database: str) -> int:
         return 1
 
 
+def cluster_processes(site: PipelineSite) -> str:
+    """Each live process of the site's clusters (their sessions): pid, parent, state, where in
+    the kernel it waits, and its title (django-q2 titles a worker "idle" or "processing ...").
+    What a stall needs: which part of the cluster stopped, and on what."""
+    sessions = {process.pid for process in site.clusters if process.poll() is None}
+    lines = []
+    for proc in sorted(Path("/proc").glob("[0-9]*"), key=lambda path: int(path.name)):
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) not in sessions:  # the session id, after state, ppid and pgrp
+                continue
+            wchan = (proc / "wchan").read_text() or "-"
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        lines.append(f"{proc.name} (parent {fields[1]}) {fields[0]} {wchan}: {title.strip()[:120]}")
+    return "\n".join(lines) or "(no cluster process alive)"
+
+
 def wait_or_explain(site: PipelineSite, server, repair: "Reconciling", predicate, what: str,
                     timeout: float = 120):
-    """``site.wait_for`` every 50 ms; a stall fails with the job states and reconcile's tally,
-    and so does a queue that ended first (it was too short for the faults asked)."""
+    """``site.wait_for`` every 50 ms; a stall fails with the job states, reconcile's tally and
+    the cluster's processes, and so does a queue that ended first (it was too short for the
+    faults asked)."""
     def answer():
         if value := predicate():
             return value
@@ -119,7 +139,7 @@ def wait_or_explain(site: PipelineSite, server, repair: "Reconciling", predicate
         return site.wait_for(answer, timeout=timeout, every=0.05, what=what)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\njobs: {job_states(server, site.database_name)}\n"
-                             f"{repair}") from None
+                             f"{repair}\nprocesses:\n{cluster_processes(site)}") from None
 
 
 def run_to_the_end(site: PipelineSite, total: int, *, seconds: float) -> dict:

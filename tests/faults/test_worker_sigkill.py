@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 LONG = os.environ.get("PIPELINE_LONG_FAULTS") == "1"
 KILLS = 50 if LONG else 8
-TESTS, FAILING, MODELS = (14, 2, 8) if LONG else (6, 1, 6)  # enough jobs to outlast the kills
+TESTS, FAILING, MODELS = (25, 3, 8) if LONG else (6, 1, 6)  # enough jobs to outlast the kills
 SLEEP = 0.8  # the runner's own length; a job is about twice that here
 NODE = "alpha"
 FAILING_TESTS = {f"Fault{i}_Ar" for i in range(TESTS - FAILING, TESTS)}  # tests.faults.drive

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,6 +111,40 @@ def test_an_orphaned_lock_is_released_after_the_patience_only():
     assert cluster.orphaned(stuck, 100.0, 5.0, now=106.0) == (False, None)
 
 
+def hold_and_wait(lock: cluster.RecordLock, holding) -> None:
+    lock.acquire()
+    holding.set()
+    time.sleep(60)
+
+
+def count_up(counter: cluster.QueueCounter, times: int) -> None:
+    for _ in range(times):
+        counter.increment(1)
+
+
+def test_a_queue_counter_loses_no_count_between_processes_and_outlives_a_holder_killed():
+    with tempfile.TemporaryFile() as lock_file:
+        counter = cluster.QueueCounter(cluster.RecordLock(lock_file, 0))
+        counters = [FORK.Process(target=count_up, args=(counter, 2000)) for _ in range(4)]
+        for process in counters:
+            process.start()
+        for process in counters:
+            process.join(timeout=60)
+        assert counter.value == 8000
+
+        holding = FORK.Event()
+        holder = FORK.Process(target=hold_and_wait, args=(counter.lock, holding), daemon=True)
+        holder.start()
+        assert holding.wait(10), "the holder took the lock"
+        assert not counter.lock.acquire(blocking=False), "held by the holder"
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+        assert counter.lock.acquire(blocking=False), "given back by the kernel at the death"
+        counter.lock.release()
+        counter.increment(-1)
+        assert counter.value == 7999
+
+
 def wchan(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/wchan").read_text()
@@ -158,3 +193,45 @@ def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path)
         site.stop_all()
     assert set(report["results_per_pair"].values()) == {1}
     assert "a worker died holding it; released" in log.read_text()
+
+
+def deliver_dying_task(site, lock: str) -> None:
+    """One ``die_holding(lock)`` task on the site's queue (the broker a running cluster reads)."""
+    site.manage("shell", "-c", "from django_q.tasks import async_task; async_task("
+                f"'tests.fixtures.pipeline.dying.die_holding', {lock!r}, task_name='dying')")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lock", ["timer", "task counter", "result counter"])
+def test_workers_sigkilled_holding_a_shared_lock_leave_a_cluster_that_takes_tasks(tmp_path, lock):
+    """Both workers of a real qcluster SIGKILLed, one after the other, each while it holds
+    ``lock`` (tests/fixtures/pipeline/dying.py); then jobs. A lock no live process will give
+    back must not stop the guard from starting new workers, nor them from taking tasks."""
+    from tests.fixtures.pipeline.site import PipelineSite
+
+    site = PipelineSite(tmp_path)
+    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
+    site.manage("migrate", "--noinput")
+    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
+    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+
+    def deaths() -> int:
+        return log.read_text().count("reincarnated worker") if log.exists() else 0
+
+    try:
+        site.start_cluster("dying")
+        for _ in range(2):
+            deliver_dying_task(site, lock)
+            time.sleep(1)  # one task per worker: the second goes to the other (or the new) one
+        site.scenario("submit")
+
+        def everything_done():
+            report = site.scenario("report")
+            return report if report["states"]["done"] == 4 else None
+
+        report = site.wait_for(everything_done, timeout=60, every=1,
+                               what=f"every job done after workers died holding the {lock} lock")
+    finally:
+        site.stop_all()
+    assert set(report["results_per_pair"].values()) == {1}
+    assert deaths() == 2, log.read_text()[-3000:]
