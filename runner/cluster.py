@@ -13,20 +13,23 @@ Each is handled here:
   ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder reads a waiting task within
   microseconds, so a lock held that long with a task waiting belongs to a dead worker. Releasing
   a semaphore taken by another process is allowed for a non-recursive ``multiprocessing.Lock``.
-* **The queues' size counters, and the result queue's write lock.** Taken for every task read,
-  every result put and every result written (microseconds, more on a busy machine). Orphaned,
-  they stop the pusher, every worker, the monitor and the guard's status save. Here they are
-  POSIX record locks (``RecordLock``), which the kernel gives back when their holder dies.
+* **The queues' size counters.** Taken for every task read and every result put
+  (microseconds, more on a busy machine). Orphaned, they stop the pusher, every worker, the
+  monitor and the guard's status save. Here they are POSIX record locks (``RecordLock``),
+  which the kernel gives back when their holder dies.
 * **Each worker's timer.** A worker holds its timer's lock at the end of every task, while it
   puts the result on the result queue; django-q2's guard takes that lock before it asks whether
   the worker lives, so a worker killed there stops the guard, and no dead worker is replaced
   again. The guard here hands a dead worker's timer over first (``WorkerPool``).
 
-The locks and the pipe are read through the queues' private attributes (``_rlock``, ``_reader``,
-``_wlock``): multiprocessing has no public way to any of them. Left alone: a worker killed in the
-middle of reading one task (the next reader would read the rest of it as a task) or between
-reading it and giving its place back (the queue holds one task fewer from then on), and the
-guard's own look at a worker that dies in the microseconds the guard waits for its timer.
+The read lock and the pipe are reached through the queue's private attributes (``_rlock``,
+``_reader``): multiprocessing has no public way to either. What ``WorkerPool`` relies on is
+django-q2 1.11's guard loop (pyproject pins 1.11). Left alone (docs/RELIABILITY.md):
+the result queue's write lock, held by a worker's feeder thread while it writes a result (a
+record lock there could close a cycle with the counters' that the kernel refuses); a worker
+killed in the middle of reading one task (the next reader would read the rest of it as a task)
+or between reading it and giving its place back (the queue holds one task fewer from then on);
+the guard's own look at a worker that dies in the microseconds the guard waits for its timer.
 """
 
 import fcntl
@@ -143,7 +146,7 @@ class WorkerPool(list):
     """The sentinel's workers, which hand a dead worker's timer over before the guard takes its
     lock.
 
-    django-q2's guard runs ``with p.timer.get_lock(): if not p.is_alive(): reincarnate`` for
+    django-q2 1.11's guard runs ``with p.timer.get_lock(): if not p.is_alive(): reincarnate`` for
     each worker: a worker killed while it held its timer's lock would stop the guard there for
     good. A dead worker never touches its timer again, so its timer is swapped for a fresh one
     holding its last value (read without the lock), which the guard and ``reincarnate`` read as

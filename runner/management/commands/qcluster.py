@@ -1,5 +1,5 @@
 """``manage.py qcluster``: django-q2's command and options, running the pipeline's cluster
-(``runner.cluster``: a watchdog frees the task queue's lock when a worker dies holding it)."""
+(``runner.cluster``: made to survive a worker killed while it holds a lock the cluster shares)."""
 
 import os
 
