@@ -13,20 +13,21 @@ Each is handled here:
   ``PIPELINE_QUEUE_LOCK_PATIENCE`` seconds: a live holder reads a waiting task within
   microseconds, so a lock held that long with a task waiting belongs to a dead worker. Releasing
   a semaphore taken by another process is allowed for a non-recursive ``multiprocessing.Lock``.
-* **The queues' size counters.** Taken for every task read and every result put
-  (microseconds, more on a busy machine). Orphaned, they stop the pusher, every worker, the
-  monitor and the guard's status save. Here they are POSIX record locks (``RecordLock``),
-  which the kernel gives back when their holder dies.
+* **The queues' size counters and the result queue's write lock.** The counters are taken
+  for every task read and every result put, the write lock by a worker's feeder thread while
+  it writes a result to the monitor (microseconds, more on a busy machine). An orphaned counter
+  stops the pusher, every worker, the monitor and the guard's status save; an orphaned write
+  lock keeps every result from the monitor (no delivery is acknowledged to the broker again)
+  and every worker from exiting at its recycle. Here they are open file description locks
+  (``RecordLock``), which the kernel gives back when their holder dies.
 * **Each worker's timer.** A worker holds its timer's lock at the end of every task, while it
   puts the result on the result queue; django-q2's guard takes that lock before it asks whether
   the worker lives, so a worker killed there stops the guard, and no dead worker is replaced
   again. The guard here hands a dead worker's timer over first (``WorkerPool``).
 
-The read lock and the pipe are reached through the queue's private attributes (``_rlock``,
-``_reader``): multiprocessing has no public way to either. What ``WorkerPool`` relies on is
-django-q2 1.11's guard loop (pyproject pins 1.11). Left alone (docs/RELIABILITY.md):
-the result queue's write lock, held by a worker's feeder thread while it writes a result (a
-record lock there could close a cycle with the counters' that the kernel refuses); a worker
+The locks and the pipe are reached through the queues' private attributes (``_rlock``,
+``_wlock``, ``_reader``): multiprocessing has no public way to any of them. What ``WorkerPool`` relies on is
+django-q2 1.11's guard loop (pyproject pins 1.11). Left alone (docs/RELIABILITY.md): a worker
 killed in the middle of reading one task (the next reader would read the rest of it as a task)
 or between reading it and giving its place back (the queue holds one task fewer from then on);
 the guard's own look at a worker that dies in the microseconds the guard waits for its timer.
@@ -35,6 +36,7 @@ the guard's own look at a worker that dies in the microseconds the guard waits f
 import fcntl
 import logging
 import os
+import struct
 import tempfile
 import time
 
@@ -96,27 +98,42 @@ def watch_read_lock(task_queue, stop_event, patience: float | None = None) -> No
 
 
 class RecordLock:
-    """A lock between processes that the kernel gives back when its holder dies: a POSIX record
-    lock (``fcntl.lockf``) on one byte of a file every process of the cluster inherits (fork).
+    """A lock between processes that the kernel gives back when its holder dies: an open file
+    description lock (Linux's ``F_OFD_SETLKW``) on one byte of a file every process of the
+    cluster inherits (fork), which each process opens again for itself at its first use.
 
-    Per process, not per thread, and the kernel refuses a wait that would close a cycle of
-    processes each holding one such lock: so each is taken only briefly, by one thread of a
-    process, and never while its holder waits for another.
+    One holder per open file description, so per process, not per thread: each of these locks
+    is taken by one thread of a process (the counters by its main thread, the result queue's
+    write lock by its feeder thread). Unlike a classic POSIX record lock, the kernel looks for
+    no deadlock between them: a worker whose feeder holds one lock while its main thread waits
+    for another is normal here, not a cycle. The lock lasts while its open file description
+    does: it is close-on-exec, and no process of the cluster forks without exec'ing.
     """
 
     def __init__(self, file, byte: int):
-        self._file, self._byte = file, byte
+        self._inherited, self._byte = file.fileno(), byte
+        self._pid, self._fd = None, None
+
+    def _own_fd(self) -> int:
+        if self._pid != os.getpid():  # the first use in this process
+            self._fd = os.open(f"/proc/self/fd/{self._inherited}", os.O_RDWR | os.O_CLOEXEC)
+            self._pid = os.getpid()
+        return self._fd
+
+    def _lock(self, kind: int, command: int) -> None:
+        # struct flock: type, whence, start, length, pid (0 for a lock of the open file).
+        fcntl.fcntl(self._own_fd(), command, struct.pack("hhqqi", kind, os.SEEK_SET,
+                                                         self._byte, 1, 0))
 
     def acquire(self, blocking: bool = True) -> bool:
         try:
-            fcntl.lockf(self._file, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB), 1,
-                        self._byte)
+            self._lock(fcntl.F_WRLCK, fcntl.F_OFD_SETLKW if blocking else fcntl.F_OFD_SETLK)
         except (BlockingIOError, PermissionError):  # held elsewhere (EAGAIN or EACCES)
             return False
         return True
 
     def release(self) -> None:
-        fcntl.lockf(self._file, fcntl.LOCK_UN, 1, self._byte)
+        self._lock(fcntl.F_UNLCK, fcntl.F_OFD_SETLK)
 
     def __enter__(self) -> "RecordLock":
         return self.acquire() and self
@@ -173,6 +190,7 @@ class PipelineSentinel(django_q_cluster.Sentinel):
         self.lock_file = tempfile.TemporaryFile()
         self.task_queue.size = QueueCounter(RecordLock(self.lock_file, 0))
         self.result_queue.size = QueueCounter(RecordLock(self.lock_file, 1))
+        self.result_queue._wlock = RecordLock(self.lock_file, 2)
         super().spawn_cluster()
         self.watchdog = self.spawn_process(watch_read_lock, self.task_queue, self.stop_event)
 
