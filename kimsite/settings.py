@@ -202,8 +202,8 @@ PIPELINE_RENDERED_INPUT_LIMIT = env_int("PIPELINE_RENDERED_INPUT_LIMIT", 16 * 10
 
 # django-q2: the ORM broker on the default database unless REDIS_URL names a Redis server.
 # Q_CLUSTER is read once at import; tests use kimsite.settings_test.
-#: Seconds the cluster's task-queue lock may stay held with a task waiting before the watchdog
-#: takes it for a dead worker's and releases it (runner.cluster).
+#: Seconds a queue's read lock may stay held with a message waiting before the cluster's
+#: watchdog takes it for a dead worker's (or monitor's) and releases it (runner.cluster).
 PIPELINE_QUEUE_LOCK_PATIENCE = float(env_str("PIPELINE_QUEUE_LOCK_PATIENCE", "5"))
 REDIS_URL = env_str("REDIS_URL")
 JOB_TIMEOUT = env_int("JOB_TIMEOUT", config.RUNNER_TIMEOUT + 60)

@@ -6,6 +6,7 @@ import os
 import queue
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_a_reader_killed_while_it_waited_leaves_the_queue_unreadable_until_the_w
         tasks.get(timeout=1.5)
 
     stop = FORK.Event()
-    watchdog = FORK.Process(target=cluster.watch_read_lock, args=(tasks, stop, 0.5), daemon=True)
+    watchdog = FORK.Process(target=cluster.watch_read_locks, args=({"task": tasks}, stop, 0.5), daemon=True)
     watchdog.start()
     try:
         assert tasks.get(timeout=10) == "task"
@@ -69,7 +70,7 @@ def test_the_watchdog_leaves_a_live_reader_its_lock():
     reader.start()
     wait_until(lambda: cluster.lock_is_held(tasks._rlock), 10, "the reader to take the lock")
     stop = FORK.Event()
-    watchdog = FORK.Process(target=cluster.watch_read_lock, args=(tasks, stop, 0.3), daemon=True)
+    watchdog = FORK.Process(target=cluster.watch_read_locks, args=({"task": tasks}, stop, 0.3), daemon=True)
     watchdog.start()
     try:
         time.sleep(1.5)  # five times its patience: no task waits, so the lock is the reader's
@@ -111,7 +112,7 @@ def test_an_orphaned_lock_is_released_after_the_patience_only():
     assert cluster.orphaned(stuck, 100.0, 5.0, now=106.0) == (False, None)
 
 
-def hold_and_wait(lock: cluster.RecordLock, holding) -> None:
+def hold_and_wait(lock, holding) -> None:
     lock.acquire()
     holding.set()
     time.sleep(60)
@@ -143,6 +144,25 @@ def test_a_queue_counter_loses_no_count_between_processes_and_outlives_a_holder_
         counter.lock.release()
         counter.increment(-1)
         assert counter.value == 7999
+
+
+def test_the_guard_waiting_for_a_workers_timer_takes_it_over_when_the_worker_dies():
+    """The guard already waits for the timer's lock when its holder is SIGKILLed."""
+    timer = FORK.Value("f", 7.0)
+    holding = FORK.Event()
+    worker = FORK.Process(target=hold_and_wait, args=(timer.get_lock(), holding), daemon=True)
+    worker.start()
+    assert holding.wait(10), "the worker took its timer's lock"
+    killer = threading.Timer(0.5, os.kill, (worker.pid, signal.SIGKILL))
+    killer.start()
+    guarded = cluster.GuardedTimer(worker, timer)
+    started = time.monotonic()
+    with guarded.get_lock():  # a plain timer's lock would be waited for here for ever
+        assert guarded.value == 7.0, "the dead worker's last value"
+        guarded.value = -1
+    assert 0.5 <= time.monotonic() - started < 10
+    assert guarded.value == -1
+    killer.join()
 
 
 def wchan(pid: int) -> str:
@@ -195,6 +215,13 @@ def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path)
     assert "a worker died holding it; released" in log.read_text()
 
 
+def unacknowledged_jobs(site) -> int:
+    """Job deliveries still in the site's ORM broker: the monitor acknowledges each result."""
+    printed = site.manage("shell", "-c", "from django_q.models import OrmQ; print(sum("
+                          "q.func() == 'runner.tasks.run_job' for q in OrmQ.objects.all()))")
+    return int(printed.split()[-1])  # the shell says first what it imported
+
+
 def deliver_dying_task(site, lock: str) -> None:
     """One ``die_holding(lock)`` task on the site's queue (the broker a running cluster reads)."""
     site.manage("shell", "-c", "from django_q.tasks import async_task; async_task("
@@ -211,7 +238,9 @@ def test_workers_sigkilled_holding_a_shared_lock_leave_a_cluster_that_takes_task
     their results from reaching the monitor (which acknowledges each delivery to the broker)."""
     from tests.fixtures.pipeline.site import PipelineSite
 
-    site = PipelineSite(tmp_path)
+    # A dying task is never acknowledged (its worker dies): with the fixture's 10 s retry the
+    # broker would hand it out again, and it would kill a third worker.
+    site = PipelineSite(tmp_path, retry=600)
     site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
     site.manage("migrate", "--noinput")
     site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
@@ -219,12 +248,6 @@ def test_workers_sigkilled_holding_a_shared_lock_leave_a_cluster_that_takes_task
 
     def deaths() -> int:
         return log.read_text().count("after death") if log.exists() else 0
-
-    def unacknowledged_jobs() -> int:
-        """Job deliveries still in the ORM broker: the monitor acknowledges each result it gets."""
-        printed = site.manage("shell", "-c", "from django_q.models import OrmQ; print(sum("
-                              "q.func() == 'runner.tasks.run_job' for q in OrmQ.objects.all()))")
-        return int(printed.split()[-1])  # the shell says first what it imported
 
     try:
         site.start_cluster("dying")
@@ -239,9 +262,44 @@ def test_workers_sigkilled_holding_a_shared_lock_leave_a_cluster_that_takes_task
 
         report = site.wait_for(everything_done, timeout=60, every=1,
                                what=f"every job done after workers died holding the {lock} lock")
-        site.wait_for(lambda: unacknowledged_jobs() == 0, timeout=30, every=1,
+        site.wait_for(lambda: unacknowledged_jobs(site) == 0, timeout=30, every=1,
                       what="django-q2's monitor to acknowledge the 4 job deliveries")
     finally:
         site.stop_all()
     assert set(report["results_per_pair"].values()) == {1}
     assert deaths() == 2, log.read_text()[-3000:]
+
+
+@pytest.mark.slow
+def test_a_monitor_sigkilled_while_it_waits_leaves_a_cluster_whose_results_are_acknowledged(
+        tmp_path):
+    """The monitor holds the result queue's read lock whenever it waits for a result: killed
+    there, the monitor django-q2 starts in its place would wait for that lock for ever, and no
+    delivery would be acknowledged again (the ORM broker would hand each out again)."""
+    from tests.fixtures.pipeline.site import PipelineSite
+
+    site = PipelineSite(tmp_path, retry=600)
+    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
+    site.manage("migrate", "--noinput")
+    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
+    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+
+    def waiting_monitor():
+        pids = [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines()
+                if "monitoring at" in line] if log.exists() else []
+        return pids[0] if len(pids) == 1 and "pipe_read" in wchan(pids[0]) else None
+
+    try:
+        site.start_cluster("monitor")
+        os.kill(site.wait_for(waiting_monitor, timeout=60, every=0.1, what="a waiting monitor"),
+                signal.SIGKILL)
+        site.wait_for(lambda: "reincarnated monitor" in log.read_text(), timeout=30, every=0.2,
+                      what="a new monitor")
+        site.scenario("submit")
+        site.wait_for(lambda: site.scenario("report")["states"]["done"] == 4, timeout=60,
+                      every=1, what="every job done")
+        site.wait_for(lambda: unacknowledged_jobs(site) == 0, timeout=30, every=1,
+                      what="the new monitor to acknowledge the 4 job deliveries")
+    finally:
+        site.stop_all()
+    assert "the monitor died holding it; released" in log.read_text()
