@@ -243,9 +243,11 @@ class PipelineSentinel(django_q_cluster.Sentinel):
     def spawn_cluster(self):
         # Before the first fork, so every process of the cluster shares them. The file is
         # unlinked at once: it lives as long as a process of the cluster holds it open.
-        # In memory where there is /dev/shm: a network file system may not take these locks.
-        self.lock_file = tempfile.TemporaryFile(
-            dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        # In memory where /dev/shm takes it: a network file system may not take these locks.
+        try:
+            self.lock_file = tempfile.TemporaryFile(dir="/dev/shm")
+        except OSError:
+            self.lock_file = tempfile.TemporaryFile()
         self.task_queue.size = QueueCounter(RecordLock(self.lock_file, 0))
         self.result_queue.size = QueueCounter(RecordLock(self.lock_file, 1))
         self.task_queue._wlock = RecordLock(self.lock_file, 2)  # the pusher's feeder thread
