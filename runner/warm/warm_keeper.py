@@ -164,7 +164,13 @@ def _keep(conn, started, report) -> int:
         become_job(plan, cwd, env, fds, limits, keeper)
     for fd in fds:
         os.close(fd)
-    conn.sendall(struct.pack("=i", 1))
+    try:
+        conn.sendall(struct.pack("=i", 1))
+    except OSError:
+        # The shim is gone already (killed while this keeper was not yet scheduled): the wait
+        # below sees it and kills the job, which would otherwise be left to its parent-death
+        # signal and then, unreaped, to the worker (a subreaper).
+        pass
     status, usage = _wait(child, conn)
     tag = env.get("KIM_PIPELINE_RUN", "")
     try:
@@ -179,6 +185,14 @@ def _keep(conn, started, report) -> int:
     return 0
 
 
+def _peek(conn: socket.socket) -> bytes:
+    """A byte from the shim, left unread; nothing once it is gone (EOF, or a reset)."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return b""
+
+
 def _wait(child: int, conn: socket.socket):
     """Wait for the job process; if the shim goes away first, kill its session."""
     pidfd = os.pidfd_open(child)
@@ -187,7 +201,7 @@ def _wait(child: int, conn: socket.socket):
         ready, _, _ = select.select([pidfd, conn], [], [])
         if pidfd in ready:
             break
-        if not conn.recv(1, socket.MSG_PEEK):  # EOF: the shim died (killed with its job)
+        if not _peek(conn):  # EOF: the shim died (killed with its job)
             for kill in (lambda: os.killpg(child, signal.SIGKILL), lambda: os.kill(child, signal.SIGKILL)):
                 try:
                     kill()
