@@ -185,13 +185,7 @@ def wchan(pid: int) -> str:
 @pytest.mark.slow
 def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path):
     """Both idle workers of a real qcluster SIGKILLed (one of them held the lock), then jobs."""
-    from tests.fixtures.pipeline.site import PipelineSite
-
-    site = PipelineSite(tmp_path)
-    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
-    site.manage("migrate", "--noinput")
-    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
-    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+    site, log = site_with_four_jobs(tmp_path)
     try:
         site.start_cluster("idle")
 
@@ -225,6 +219,17 @@ def test_workers_sigkilled_while_idle_leave_a_cluster_that_takes_tasks(tmp_path)
     assert "a worker died holding it; released" in log.read_text()
 
 
+def site_with_four_jobs(tmp_path, **options):
+    """A migrated site with 1 test × 4 models to submit, a 1 s lock patience, and its log."""
+    from tests.fixtures.pipeline.site import PipelineSite
+
+    site = PipelineSite(tmp_path, **options)
+    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
+    site.manage("migrate", "--noinput")
+    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
+    return site, Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+
+
 def unacknowledged_jobs(site) -> int:
     """Job deliveries still in the site's ORM broker: the monitor acknowledges each result."""
     printed = site.manage("shell", "-c", "from django_q.models import OrmQ; print(sum("
@@ -246,15 +251,9 @@ def test_workers_sigkilled_holding_a_shared_lock_leave_a_cluster_that_takes_task
     ``lock`` (tests/fixtures/pipeline/dying.py); then jobs. A lock no live process will give
     back must not stop the guard from starting new workers, nor them from taking tasks, nor
     their results from reaching the monitor (which acknowledges each delivery to the broker)."""
-    from tests.fixtures.pipeline.site import PipelineSite
-
     # A dying task is never acknowledged (its worker dies): with the fixture's 10 s retry the
     # broker would hand it out again, and it would kill a third worker.
-    site = PipelineSite(tmp_path, retry=600)
-    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
-    site.manage("migrate", "--noinput")
-    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
-    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+    site, log = site_with_four_jobs(tmp_path, retry=600)
 
     def deaths() -> int:
         return log.read_text().count("after death") if log.exists() else 0
@@ -286,13 +285,7 @@ def test_a_monitor_sigkilled_while_it_waits_leaves_a_cluster_whose_results_are_a
     """The monitor holds the result queue's read lock whenever it waits for a result: killed
     there, the monitor django-q2 starts in its place would wait for that lock for ever, and no
     delivery would be acknowledged again (the ORM broker would hand each out again)."""
-    from tests.fixtures.pipeline.site import PipelineSite
-
-    site = PipelineSite(tmp_path, retry=600)
-    site.env["PIPELINE_QUEUE_LOCK_PATIENCE"] = "1"
-    site.manage("migrate", "--noinput")
-    site.scenario("setup", "--tests", "1", "--models", "4", "--log", str(site.log))
-    log = Path(site.env["KIM_LOG_DIR"]) / "pipeline.log"
+    site, log = site_with_four_jobs(tmp_path, retry=600)
 
     def waiting_monitor():
         pids = [int(line.rsplit(" ", 1)[1]) for line in log.read_text().splitlines()
